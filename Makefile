@@ -1,0 +1,24 @@
+# The README's two commands: `make run` (main job on the default input) and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OUT ?= out
+
+.PHONY: run test setup setup-test lint bench report clean
+
+setup:
+	@scripts/setup.sh
+
+setup-test:
+	@scripts/setup.sh --test
+
+run: setup
+	$(VENV)/bin/ros-detect video -o $(OUT)
+
+test: setup-test
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check ros_detect test launch
+
+clean:
+	rm -rf $(OUT) build install log .pytest_cache

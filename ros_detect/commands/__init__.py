@@ -1,0 +1,1 @@
+"""Subcommands of the `ros-detect` CLI (see ros_detect/cli.py)."""

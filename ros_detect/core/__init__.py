@@ -1,0 +1,1 @@
+"""Pure-Python core of ros_detect. Nothing in this package imports rclpy."""

@@ -1,0 +1,71 @@
+"""ament_python package definition; also installable with pip (see README)."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "ros_detect"
+
+# Runtime deps for pip users. colcon/ament users get rclpy & messages from their ROS install;
+# colcon does not pip-install these, so the README lists the pip command for them.
+CORE = [
+    "numpy>=1.24",
+    "opencv-python-headless>=4.8",
+    "torch==2.14.1",
+    "torchvision==0.29.1",
+    "tqdm>=4.60",
+    "jsonschema>=4.0",
+    "PyYAML>=6.0",
+    "psutil>=5.9",
+]
+EXTRAS = {
+    # ROS 2 Kilted from PyPI, for machines without a ROS install.
+    "ros": [
+        "ros-kilted-rclpy",
+        "ros-kilted-rmw-fastrtps-cpp",
+        "ros-kilted-std-msgs",
+        "ros-kilted-sensor-msgs",
+        "ros-kilted-visualization-msgs",
+    ],
+    "mqtt": ["paho-mqtt>=2.0", "amqtt==0.12.1"],
+    "web": ["foxglove-sdk>=0.30,<0.31"],
+    "bag": ["rosbags>=0.11,<0.12"],
+    "quant": ["onnx>=1.16", "onnxruntime>=1.20", "openvino>=2025.0", "nncf>=2.14", "torchao"],
+    "eval": ["pycocotools>=2.0.8", "matplotlib>=3.8"],
+    "report": ["nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "matplotlib>=3.8"],
+    "dev": ["pytest>=8.0", "pytest-timeout>=2.3", "ruff>=0.6", "websockets>=13"],
+}
+EXTRAS["all"] = sorted({dep for name, deps in EXTRAS.items() if name != "dev" for dep in deps})
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*"]),
+    package_data={PACKAGE: ["schemas/*.json", "web/*"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*")),
+    ],
+    python_requires=">=3.10",
+    install_requires=["setuptools", *CORE],
+    extras_require=EXTRAS,
+    zip_safe=True,
+    maintainer="ros_detect developers",
+    maintainer_email="dev@ros-detect.invalid",
+    description="Main-person detection (Faster R-CNN) for ROS 2 with MQTT and Foxglove outputs.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "ros-detect = ros_detect.cli:main",
+            "video_source = ros_detect.nodes.video_source:main",
+            "camera_source = ros_detect.nodes.camera_source:main",
+            "detector = ros_detect.nodes.detector:main",
+            "main_person = ros_detect.nodes.main_person:main",
+            "mqtt_bridge = ros_detect.nodes.mqtt_bridge:main",
+            "foxglove_bridge = ros_detect.nodes.foxglove_bridge:main",
+        ],
+    },
+)
