@@ -15,9 +15,11 @@ from ros_detect.core.paths import schema_dir
 
 DETECTIONS_SCHEMA = "ros_detect/detections@1"
 MAIN_PERSON_SCHEMA = "ros_detect/main_person@1"
+STATS_SCHEMA = "ros_detect/stats@1"  # built by ros_detect/core/stats.py
 _SCHEMA_FILES = {
     DETECTIONS_SCHEMA: "detections.schema.json",
     MAIN_PERSON_SCHEMA: "main_person.schema.json",
+    STATS_SCHEMA: "stats.schema.json",
 }
 
 Box = list[float]

@@ -1,0 +1,151 @@
+"""What every node shares: typed parameter declaration, QoS from parameters, the stats heartbeat, main()."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import rclpy
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from std_msgs.msg import String
+
+from ros_detect.core import schema
+from ros_detect.core.errors import ConfigError, RosDetectError
+from ros_detect.core.stats import StatsWindow
+
+log = logging.getLogger(__name__)
+
+# name -> (default, description). The default's Python type is the parameter's type.
+ParamSpec = dict[str, tuple[Any, str]]
+
+COMMON_PARAMS: ParamSpec = {
+    "stats_topic": ("stats", "topic of the ros_detect/stats@1 heartbeat (std_msgs/String)"),
+    "stats_period_s": (1.0, "seconds between stats messages (0 = none)"),
+}
+
+
+def declare_parameters(node: Node, spec: ParamSpec) -> dict[str, Any]:
+    """Declare typed parameters (with descriptions) and return their effective values."""
+    from rcl_interfaces.msg import ParameterDescriptor
+
+    values: dict[str, Any] = {}
+    for name, (default, description) in spec.items():
+        node.declare_parameter(name, default, ParameterDescriptor(description=description))
+        value = node.get_parameter(name).value
+        if isinstance(default, float) and isinstance(value, int):
+            value = float(value)
+        values[name] = value
+    return values
+
+
+def log_parameters(node: Node, values: dict[str, Any]) -> None:
+    shown = " ".join(f"{k}={v!r}" for k, v in sorted(values.items()))
+    node.get_logger().info(f"started {node.get_fully_qualified_name()} with {shown}")
+
+
+def make_qos(reliability: str, depth: int) -> QoSProfile:
+    """KEEP_LAST(depth) with `reliable` or `best_effort` (REP-2003: sensor data best effort)."""
+    reliability = reliability.lower().replace("-", "_")
+    policies = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
+    if reliability not in policies:
+        raise ConfigError(f"unknown QoS reliability {reliability!r}", "use reliable or best_effort")
+    if depth < 1:
+        raise ConfigError(f"QoS depth must be >= 1, got {depth}", "use e.g. 1 (latest wins) or 10")
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=int(depth),
+        reliability=policies[reliability],
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def subscription_events(node: Node, topic: str) -> SubscriptionEventCallbacks:
+    """Log incompatible QoS and lost messages instead of staying silent."""
+    logger = node.get_logger()
+
+    def incompatible(info: Any) -> None:
+        logger.error(
+            f"subscription to '{topic}' has QoS incompatible with a publisher (policy id {info.last_policy_kind}); "
+            "no data will flow: align reliability/durability in the parameter file"
+        )
+
+    def lost(info: Any) -> None:
+        logger.warning(f"'{topic}': {info.total_count_change} message(s) lost (total {info.total_count})")
+
+    return SubscriptionEventCallbacks(incompatible_qos=incompatible, message_lost=lost)
+
+
+def publisher_events(node: Node, topic: str) -> PublisherEventCallbacks:
+    logger = node.get_logger()
+
+    def incompatible(info: Any) -> None:
+        logger.error(
+            f"a subscriber to '{topic}' requests QoS this publisher cannot offer (policy id {info.last_policy_kind})"
+        )
+
+    return PublisherEventCallbacks(incompatible_qos=incompatible)
+
+
+class StatsPublisher:
+    """Publishes a node's StatsWindow on `stats_topic` every `stats_period_s` (reliable, depth 10)."""
+
+    def __init__(self, node: Node, topic: str, period_s: float, window: StatsWindow | None = None) -> None:
+        self.node = node
+        self.window = window or StatsWindow(node.get_fully_qualified_name())
+        self.pub = node.create_publisher(String, topic, 10)
+        self.extra: Callable[[StatsWindow], None] | None = None  # refresh counters right before publishing
+        self.timer = node.create_timer(period_s, self.publish) if period_s > 0 else None
+
+    def publish(self) -> dict[str, Any]:
+        if self.extra is not None:
+            self.extra(self.window)
+        doc = self.window.doc()
+        self.pub.publish(String(data=schema.dumps(doc)))
+        return doc
+
+
+def string_msg(doc: dict[str, Any]) -> String:
+    return String(data=schema.dumps(doc))
+
+
+def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
+    """Start one node: clean Ctrl-C/SIGTERM, user errors as problem + fix, spin until `done_future` if any."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    code = 0
+    try:
+        with rclpy.init(args=args):
+            node = factory()
+            try:
+                executor = SingleThreadedExecutor()
+                executor.add_node(node)
+                done = getattr(node, "done_future", None)
+                if done is not None:
+                    executor.spin_until_future_complete(done)
+                else:
+                    executor.spin()
+            finally:
+                close_node(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except RosDetectError as exc:
+        print(f"error: {exc.problem}", file=sys.stderr)
+        if exc.fix:
+            print(f"  fix: {exc.fix}", file=sys.stderr)
+        code = 2
+    return code
+
+
+def close_node(node: Node) -> None:
+    """Release what a node holds (files, captures, threads), then the node itself; never raises."""
+    try:
+        close = getattr(node, "close", None)
+        if close is not None:
+            close()
+        node.destroy_node()
+    except Exception as exc:  # shutting down: report, don't mask the original exit reason
+        log.warning("closing %s: %s", node.get_name(), exc)
