@@ -11,6 +11,7 @@ PACKAGE = "ros_detect"
 CORE = [
     "numpy>=1.24",
     "opencv-python-headless>=4.8",
+    "av>=14",  # H.264 writer that keeps the odd 427-pixel width
     "torch==2.14.1",
     "torchvision==0.29.1",
     "tqdm>=4.60",

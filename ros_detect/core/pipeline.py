@@ -133,7 +133,9 @@ def run_video(job: VideoJob) -> dict[str, Any]:
         wall = time.perf_counter() - t_start
         processed = main_writer.lines
         expected = source.expected_frames
-        truncated = expected is not None and processed + source.failed_frames < expected
+        truncated = source.trailing_failures > 0 or (
+            expected is not None and processed + source.failed_frames < expected
+        )
         if status == "complete" and processed == 0:
             status = "error"
         summary = {
@@ -175,8 +177,9 @@ def run_video(job: VideoJob) -> dict[str, Any]:
             f"no frame of {job.input} could be decoded", "check the file plays (e.g. with ffplay) or re-encode it"
         )
     if truncated:
+        last_good = job.start_frame + processed + source.failed_frames - source.trailing_failures - 1
         raise InputError(
-            f"{job.input} ended after {processed + source.failed_frames} of {expected} frames (truncated or corrupt); "
+            f"{job.input} stopped decoding after frame {last_good} of {expected} (truncated or corrupt); "
             f"the {processed} processed frames are in {out}",
             "re-encode or re-download the video",
         )

@@ -110,6 +110,7 @@ class VideoSource:
         self.stop_frame = stop_frame
         self.max_consecutive_failures = max_consecutive_failures
         self.failed_frames = 0
+        self.trailing_failures = 0  # failures not followed by any good frame: a cut-off file
         self.is_live = is_stream_url(spec) or parse_camera(spec) is not None
         self.cap = self._open(spec, open_timeout_s)
         self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 0.0
@@ -178,8 +179,9 @@ class VideoSource:
                     log.error("%d consecutive frames failed to decode; stopping", consecutive_failures)
                     break
                 seq += 1
+                self.trailing_failures = consecutive_failures
                 continue
-            consecutive_failures = 0
+            consecutive_failures = self.trailing_failures = 0
             media_time_s = None if self.is_live else round(seq / self.fps, 4)
             frame = resize_to_output(image, self.size, self.aspect)
             yield Frame(seq, stamp_ns, frame, (time.perf_counter() - t0) * 1e3, media_time_s)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ros_detect.core.errors import OutputError
@@ -49,22 +49,42 @@ class JsonlWriter:
 
 
 class VideoFileWriter:
-    """MP4 (mp4v) writer at a fixed size."""
+    """H.264 MP4 at exactly the frame size, via PyAV.
 
-    def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
+    OpenCV's FFmpeg writers round 427 down to 426 (4:2:0 chroma needs even widths), so frames are
+    encoded as 4:4:4, which keeps the odd width. Some browsers only play 4:2:0; VLC/ffplay play both.
+    """
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], crf: int = 23) -> None:
+        import av
+
         self.path = path
         self.size = size
-        self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-        if not self._writer.isOpened():
-            raise OutputError(f"cannot open {path} for writing", "check the directory and OpenCV's MP4 support")
+        try:
+            self._container = av.open(str(path), mode="w")
+        except OSError as exc:
+            raise OutputError(f"cannot open {path} for writing ({exc})", "check the output directory") from exc
+        rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(30)
+        self._stream = self._container.add_stream("libx264", rate=rate)
+        self._stream.width, self._stream.height = size
+        self._stream.pix_fmt = "yuv444p"
+        self._stream.options = {"crf": str(crf), "preset": "veryfast"}
+        self._av = av
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:
-        self._writer.write(frame)
+        video_frame = self._av.VideoFrame.from_ndarray(frame, format="bgr24")
+        for packet in self._stream.encode(video_frame):
+            self._container.mux(packet)
         self.frames += 1
 
     def close(self) -> None:
-        self._writer.release()
+        if self._container is None:
+            return
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        self._container = None
 
 
 def percentiles(values: list[float], qs: tuple[int, ...] = (50, 90, 99)) -> dict[str, float | None]:

@@ -1,0 +1,121 @@
+"""End-to-end `ros-detect video` runs on generated clips, and its bad-input behaviour."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+from ros_detect.core import schema
+
+CLI = [sys.executable, "-m", "ros_detect.cli"]
+FAST = ["--weights", "none", "--proposals", "100", "--threads", "2", "--no-progress"]
+
+
+def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def video_run(clip_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("video_out")
+    proc = run_cli("video", str(clip_path), "-o", str(out), *FAST)
+    return proc, out
+
+
+def test_every_frame_gives_one_line(video_run):
+    proc, out = video_run
+    assert proc.returncode == 0, proc.stderr
+    main_lines = (out / "main_person.jsonl").read_text().splitlines()
+    det_lines = (out / "detections.jsonl").read_text().splitlines()
+    assert len(main_lines) == len(det_lines) == 12
+    for i, (m, d) in enumerate(zip(main_lines, det_lines, strict=True)):
+        mdoc, ddoc = json.loads(m), json.loads(d)
+        schema.validate(mdoc)
+        schema.validate(ddoc)
+        assert mdoc["seq"] == ddoc["seq"] == i
+        assert mdoc["stamp"] == ddoc["stamp"]
+
+
+def test_annotated_video_is_427x240_with_all_frames(video_run):
+    _, out = video_run
+    cap = cv2.VideoCapture(str(out / "annotated.mp4"))
+    try:
+        assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (427, 240)
+        ok, first = cap.read()
+        count = 1 if ok else 0
+        while cap.read()[0]:
+            count += 1
+    finally:
+        cap.release()
+    assert count == 12
+    # The untrained-weights banner is painted on every frame (white strip at the top).
+    assert first[2:14, :200].mean() > 150
+
+
+def test_summary_labels_untrained_weights(video_run):
+    proc, out = video_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    assert summary["frames_processed"] == summary["frames_expected"] == 12
+    assert summary["weights_trained"] is False and "NOT" in summary["weights"]
+    assert "NOT real" in summary["warning"]
+    assert summary["latency_ms"]["inference"]["p50"] > 0 and summary["latency_ms"]["inference"]["p90"] > 0
+    assert summary["output_size"] == [427, 240] and summary["fps"] > 0
+    assert "WARNING" in proc.stdout and "NOT" in proc.stdout
+    assert "random-init" in proc.stderr.lower() or "random-initialised" in proc.stderr.lower()
+
+
+def test_missing_input_is_one_clear_line(tmp_path):
+    proc = run_cli("video", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "o"), *FAST)
+    assert proc.returncode == 2
+    assert "error: input video" in proc.stderr and "does not exist" in proc.stderr and "fix:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_not_a_video(tmp_path):
+    bogus = tmp_path / "x.mp4"
+    bogus.write_bytes(os.urandom(4096))
+    proc = run_cli("video", str(bogus), "-o", str(tmp_path / "o"), *FAST)
+    assert proc.returncode == 2 and "cannot decode" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_unwritable_output_dir(clip_path, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = run_cli("video", str(clip_path), "-o", str(blocker / "sub"), *FAST)
+    assert proc.returncode == 2 and "not writable" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "option, match", [(["--model", "yolo"], "unknown model"), (["--precision", "int3"], "unknown precision")]
+)
+def test_unknown_model_or_precision(clip_path, tmp_path, option, match):
+    proc = run_cli("video", str(clip_path), "-o", str(tmp_path / "o"), *FAST, *option)
+    assert proc.returncode == 2 and match in proc.stderr and "choose one of" in proc.stderr
+
+
+def test_truncated_video_keeps_processed_frames(tmp_path):
+    # An AVI (MJPG) cut in half keeps its full frame count in the header, so the cut is detectable.
+    full = tmp_path / "full.avi"
+    writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
+    from ros_detect.core.synthetic import render_frame
+
+    for i in range(20):
+        writer.write(render_frame(i))
+    writer.release()
+    data = full.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "o"
+    proc = run_cli("video", str(cut), "-o", str(out), *FAST, "--no-video")
+    lines = (out / "main_person.jsonl").read_text().splitlines() if (out / "main_person.jsonl").exists() else []
+    summary = json.loads((out / "summary.json").read_text())
+    assert proc.returncode == 2, proc.stderr
+    assert "truncated or corrupt" in proc.stderr
+    assert 0 < len(lines) < 20 and summary["frames_processed"] == len(lines) and summary["truncated"] is True
