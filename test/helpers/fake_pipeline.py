@@ -1,0 +1,121 @@
+"""A stand-in for the detection graph in bridge tests: publishes image / detections / main_person / stats.
+
+Run as a process (`python test/helpers/fake_pipeline.py --rate 10 --duration 30`); it stops by itself after
+`--duration` seconds and prints one JSON line with what it published. Frames are deterministic: a dark blue
+background, a light grey "person" that moves right one step per frame (box = `person_box(seq)`), and a
+fixed orange-labelled "chair" detection. Documents are built with ros_detect.core.schema, so they are
+exactly what the real detector and main_person nodes publish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from ros_detect.core import schema
+from ros_detect.core.schema import Detection
+
+W, H = 427, 240
+BACKGROUND_BGR = (120, 40, 20)  # dark blue
+PERSON_BGR = (200, 200, 200)  # light grey
+CHAIR_BOX = [300.0, 150.0, 400.0, 230.0]
+FRAME_ID = "fake_cam"
+
+
+def person_box(seq: int) -> list[float]:
+    x1 = 40.0 + (seq * 3) % 200
+    return [x1, 40.0, x1 + 80.0, 220.0]
+
+
+def render(seq: int, noise: bool = False) -> np.ndarray:
+    frame = np.empty((H, W, 3), np.uint8)
+    frame[:] = BACKGROUND_BGR
+    if noise:  # incompressible frames (~100 kB JPEG) fill a stalled client's socket fast
+        frame[:, :, 0] = np.random.default_rng(seq).integers(0, 256, (H, W), dtype=np.uint8)
+    x1, y1, x2, y2 = (int(v) for v in person_box(seq))
+    frame[y1:y2, x1:x2] = PERSON_BGR
+    return frame
+
+
+def docs(seq: int, stamp_ns: int) -> tuple[dict, dict]:
+    box = person_box(seq)
+    det = schema.detections_doc(
+        seq=seq,
+        stamp_ns=stamp_ns,
+        frame_id=FRAME_ID,
+        image_size=(W, H),
+        model="fake",
+        precision="fp32",
+        weights="random-init (NOT A REAL RESULT)",
+        detections=[Detection(tuple(box), 0.93, 1, "person"), Detection(tuple(CHAIR_BOX), 0.61, 62, "chair")],
+        timing_ms={"decode": 1.0, "preprocess": 2.0, "inference": 50.0, "postprocess": 1.0},
+    )
+    main = schema.main_person_doc(
+        seq=seq,
+        stamp=det["stamp"],
+        frame_id=FRAME_ID,
+        image_size=(W, H),
+        box=box,
+        score=0.93,
+        track_id=1,
+        held=False,
+        latency_ms={"capture_to_detection": 55.0, "capture_to_main_person": 56.0},
+    )
+    return det, main
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rate", type=float, default=10.0)
+    ap.add_argument("--duration", type=float, default=30.0)
+    ap.add_argument("--noise", action="store_true")
+    args = ap.parse_args()
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from sensor_msgs.msg import Image
+    from std_msgs.msg import String
+
+    from ros_detect.core.stats import StatsWindow
+    from ros_detect.nodes.image import bgr_to_image
+
+    published = 0
+    t0 = time.monotonic()
+    try:
+        with rclpy.init():
+            node = rclpy.create_node("fake_pipeline")
+            pub_image = node.create_publisher(Image, "image", 10)
+            pub_det = node.create_publisher(String, "detections", 10)
+            pub_main = node.create_publisher(String, "main_person", 10)
+            pub_stats = node.create_publisher(String, "stats", 10)
+            window = StatsWindow("/fake_main_person")
+
+            def tick() -> None:
+                nonlocal published
+                seq = published
+                stamp = time.time_ns()
+                pub_image.publish(bgr_to_image(render(seq, args.noise), stamp, FRAME_ID))
+                det, main_doc = docs(seq, stamp)
+                pub_det.publish(String(data=schema.dumps(det)))
+                pub_main.publish(String(data=schema.dumps(main_doc)))
+                window.record(latency_ms=main_doc["latency_ms"], stage_ms=det["timing_ms"], frame_id=FRAME_ID)
+                published += 1
+
+            node.create_timer(1.0 / args.rate, tick)
+            node.create_timer(1.0, lambda: pub_stats.publish(String(data=schema.dumps(window.doc()))))
+            while rclpy.ok() and time.monotonic() - t0 < args.duration:
+                rclpy.spin_once(node, timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    elapsed = time.monotonic() - t0
+    print(json.dumps({"published": published, "elapsed_s": round(elapsed, 3), "fps": published / elapsed}))
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
