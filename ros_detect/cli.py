@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 from ros_detect.core.errors import RosDetectError
@@ -26,8 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (systemd, docker, launch) gets the same clean, flushing shutdown as Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -40,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  fix: {exc.fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; partial results are on disk", file=sys.stderr)
+        print("interrupted: results processed so far are on disk", file=sys.stderr)
         return 130
 
 

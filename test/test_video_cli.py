@@ -119,3 +119,29 @@ def test_truncated_video_keeps_processed_frames(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "truncated or corrupt" in proc.stderr
     assert 0 < len(lines) < 20 and summary["frames_processed"] == len(lines) and summary["truncated"] is True
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_signal_stops_cleanly_and_keeps_results(tmp_path, sig):
+    import signal
+    import time
+
+    from ros_detect.core.synthetic import generate_clip
+
+    clip = generate_clip(tmp_path / "long.mp4", frames=300, fps=25.0)
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [*CLI, "video", str(clip), "-o", str(out), *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines_file = out / "main_person.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not lines_file.exists() or len(lines_file.read_text().splitlines()) < 2):
+        time.sleep(0.2)
+    proc.send_signal(getattr(signal, sig))
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted" in stderr
+    summary = json.loads((out / "summary.json").read_text())
+    lines = lines_file.read_text().splitlines()
+    assert summary["status"] == "interrupted" and 2 <= summary["frames_processed"] == len(lines) < 300
+    assert all(json.loads(line)["seq"] == i for i, line in enumerate(lines))

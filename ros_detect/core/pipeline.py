@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import cv2
 from tqdm import tqdm
 
 from ros_detect.core.detector import Detector, DetectorConfig
@@ -78,6 +79,7 @@ def run_video(job: VideoJob) -> dict[str, Any]:
         source.close()
         raise InputError(f"input {job.input} has zero frames", "pass a video with at least one frame")
     frame_id = source_id(job.input)
+    cv2.setNumThreads(1)  # decode/resize of one frame is ~3 ms; OpenCV's pool would only fight torch
     detector = Detector(job.detector)
     selector = MainPersonSelector(job.main_person)
     banner = None if detector.trained else UNTRAINED_BANNER
@@ -122,6 +124,9 @@ def run_video(job: VideoJob) -> dict[str, Any]:
         if decoder.error is not None:
             raise decoder.error
         status = "complete"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
     finally:
         bar.close()
         decoder.stop_event.set()
