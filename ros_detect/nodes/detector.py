@@ -1,0 +1,154 @@
+"""detector: `image` -> `detections` (one JSON document per processed frame, also when empty).
+
+Frame facts the Image message cannot carry (seq, media time, decode time) come from the source's
+`frame_info` side topic, matched by capture stamp; without it (a foreign camera driver, an image-only
+bag) frames are numbered in arrival order. Frames older than max_age_ms are dropped and counted
+(webcam mode); seq gaps (frames replaced under latest-wins QoS) are counted as dropped too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from ros_detect.core.detector import Detector, DetectorConfig
+from ros_detect.core.graph_flow import FrameInfoCache, SeqGapCounter
+from ros_detect.core.models import REFERENCE_MODEL, ModelSpec
+from ros_detect.core.schema import detections_doc
+from ros_detect.nodes.common import (
+    COMMON_PARAMS,
+    StatsPublisher,
+    declare_parameters,
+    log_parameters,
+    make_qos,
+    publisher_events,
+    string_msg,
+    subscription_events,
+)
+from ros_detect.nodes.image import image_to_bgr, stamp_ns
+
+NAME = "detector"
+PARAMS = {
+    "model": (REFERENCE_MODEL, "torchvision detector name"),
+    "weights": ("auto", "auto | DEFAULT | none | /path/to/checkpoint.pth"),
+    "precision": ("fp32", "precision scheme (fp32, seed, ...)"),
+    "device": ("auto", "auto | cpu | cuda | cuda:N"),
+    "threads": (0, "torch intra-op threads; 0 = all cores"),
+    "proposals": (ModelSpec.proposals, "RPN proposals kept per frame"),
+    "score_threshold": (ModelSpec.score_threshold, "minimum detection score"),
+    "seed": (ModelSpec.seed, "seed of random-init weights (weights=none)"),
+    "max_age_ms": (0.0, "drop frames older than this when their turn comes (0 = never; webcam mode)"),
+    "image_topic": ("image", "input sensor_msgs/Image topic"),
+    "frame_info_topic": ("frame_info", "per-frame seq/media time from the source (optional)"),
+    "detections_topic": ("detections", "output std_msgs/String JSON (ros_detect/detections@1)"),
+    "image_reliability": ("reliable", "reliable (video: every frame) | best_effort (webcam: latest wins)"),
+    "image_depth": (10, "image subscription depth (>= source max_in_flight in video mode; 1 = latest wins)"),
+    **COMMON_PARAMS,
+}
+
+
+class DetectorNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(kwargs.pop("node_name", NAME), **kwargs)
+        p = declare_parameters(self, PARAMS)
+        self.params = p
+        config = DetectorConfig(
+            model=ModelSpec(
+                name=p["model"],
+                weights=p["weights"],
+                proposals=p["proposals"],
+                score_threshold=p["score_threshold"],
+                seed=p["seed"],
+            ),
+            precision=p["precision"],
+            device=p["device"],
+            threads=p["threads"],
+        )
+        self.detector = Detector(config)  # slow (model build): done before subscribing
+        self.info = FrameInfoCache()
+        self.gaps: dict[str, SeqGapCounter] = {}
+        self.arrival_seq = 0
+        self.stale = 0
+        self.pub = self.create_publisher(
+            String, p["detections_topic"], 10, event_callbacks=publisher_events(self, p["detections_topic"])
+        )
+        self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
+        self.stats.extra = lambda w: w.set_counter("stale", self.stale)
+        # frame_info first: when both are ready the executor takes the older subscription first
+        self.info_sub = self.create_subscription(
+            String, p["frame_info_topic"], self._on_info, make_qos("reliable", 100)
+        )
+        self.image_sub = self.create_subscription(
+            Image,
+            p["image_topic"],
+            self._on_image,
+            make_qos(p["image_reliability"], p["image_depth"]),
+            event_callbacks=subscription_events(self, p["image_topic"]),
+        )
+        log_parameters(self, p | {"weights_resolved": self.detector.weights_label})
+
+    def _on_info(self, msg: String) -> None:
+        try:
+            info = json.loads(msg.data)
+            self.info.put(int(info["stamp_ns"]), info)
+        except (ValueError, KeyError, TypeError):
+            self.get_logger().warning("malformed frame_info message ignored")
+
+    def _on_image(self, msg: Image) -> None:
+        t_start = time.time_ns()
+        capture_ns = stamp_ns(msg.header)
+        frame_id = msg.header.frame_id or "source"
+        info = self.info.pop(capture_ns)
+        if info is not None:
+            seq, media_time_s, decode_ms = int(info["seq"]), info.get("media_time_s"), float(info["decode_ms"])
+        else:
+            seq, media_time_s, decode_ms = self.arrival_seq, None, 0.0
+        self.arrival_seq += 1
+        gap = self.gaps.setdefault(frame_id, SeqGapCounter()).update(seq)
+        if gap:
+            self.stats.window.drop(gap)
+        wait_ms = (t_start - capture_ns) / 1e6
+        if self.params["max_age_ms"] > 0 and wait_ms > self.params["max_age_ms"]:
+            self.stale += 1
+            self.stats.window.drop()
+            return
+        try:
+            frame = image_to_bgr(msg)
+        except Exception as exc:
+            self.get_logger().error(f"cannot use image on '{self.image_sub.topic_name}': {exc}")
+            return
+        detections, timing = self.detector.detect(frame)
+        timing_ms = {"decode": decode_ms, **timing, "wait": max(0.0, wait_ms)}
+        doc = detections_doc(
+            seq=seq,
+            stamp_ns=capture_ns,
+            frame_id=frame_id,
+            image_size=(int(msg.width), int(msg.height)),
+            model=self.detector.model_name,
+            precision=self.detector.precision,
+            weights=self.detector.weights_label,
+            detections=detections,
+            timing_ms=timing_ms,
+            media_time_s=media_time_s,
+        )
+        self.pub.publish(string_msg(doc))
+        self.stats.window.record(
+            latency_ms={"capture_to_detection": (time.time_ns() - capture_ns) / 1e6},
+            stage_ms=timing_ms,
+            frame_id=frame_id,
+        )
+
+
+def main(args: list[str] | None = None) -> int:
+    from ros_detect.nodes.common import run_node
+
+    return run_node(DetectorNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""main_person: `detections` -> `main_person` (one JSON document per frame) and the graph's end-to-end stats."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from ros_detect.core.main_person import MainPersonConfig, MainPersonSelector
+from ros_detect.core.schema import stamp_to_ns
+from ros_detect.core.stages import select_main_person
+from ros_detect.nodes.common import (
+    COMMON_PARAMS,
+    StatsPublisher,
+    declare_parameters,
+    log_parameters,
+    make_qos,
+    publisher_events,
+    string_msg,
+    subscription_events,
+)
+
+NAME = "main_person"
+_DEFAULTS = MainPersonConfig()
+PARAMS = {
+    **{f.name: (getattr(_DEFAULTS, f.name), f"main-person selection: {f.name}") for f in dataclasses.fields(_DEFAULTS)},
+    "detections_topic": ("detections", "input std_msgs/String JSON (ros_detect/detections@1)"),
+    "main_person_topic": ("main_person", "output std_msgs/String JSON (ros_detect/main_person@1)"),
+    "depth": (10, "subscription/publisher depth (reliable)"),
+    **COMMON_PARAMS,
+}
+STAGES = ("decode", "preprocess", "inference", "postprocess", "wait")
+
+
+class MainPersonNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(kwargs.pop("node_name", NAME), **kwargs)
+        p = declare_parameters(self, PARAMS)
+        self.params = p
+        config = MainPersonConfig(**{f.name: p[f.name] for f in dataclasses.fields(MainPersonConfig)})
+        self.selectors: dict[str, MainPersonSelector] = {}  # one per source (frame_id)
+        self.config = config.validate()
+        self.pub = self.create_publisher(
+            String,
+            p["main_person_topic"],
+            make_qos("reliable", p["depth"]),
+            event_callbacks=publisher_events(self, p["main_person_topic"]),
+        )
+        self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
+        self.sub = self.create_subscription(
+            String,
+            p["detections_topic"],
+            self._on_detections,
+            make_qos("reliable", p["depth"]),
+            event_callbacks=subscription_events(self, p["detections_topic"]),
+        )
+        log_parameters(self, p)
+
+    def _on_detections(self, msg: String) -> None:
+        try:
+            det_doc = json.loads(msg.data)
+            timing = det_doc.get("timing_ms", {})
+            capture_ns = stamp_to_ns(det_doc["stamp"])
+        except (ValueError, KeyError, TypeError) as exc:
+            self.get_logger().warning(f"malformed detections message ignored: {exc}")
+            return
+        selector = self.selectors.setdefault(det_doc["frame_id"], MainPersonSelector(self.config))
+        # capture -> detection done = time waiting for the detector + its own stages
+        done_ms = sum(float(timing.get(k, 0.0)) for k in ("wait", "preprocess", "inference", "postprocess"))
+        done_ns = capture_ns + int(done_ms * 1e6) if "wait" in timing else None
+        doc = select_main_person(selector, det_doc, None, done_ns)
+        self.pub.publish(string_msg(doc))
+        self.stats.window.record(
+            latency_ms=doc["latency_ms"],
+            stage_ms={k: float(timing[k]) for k in STAGES if k in timing},
+            frame_id=det_doc["frame_id"],
+        )
+
+
+def main(args: list[str] | None = None) -> int:
+    from ros_detect.nodes.common import run_node
+
+    return run_node(MainPersonNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
