@@ -44,10 +44,42 @@ def _figure(
         )
 
 
+# (x at frame 0 as a fraction of width, speed px/frame, foot y fraction, height fraction, colour)
+WALKERS = [
+    (0.50, 0.0, 0.95, 0.70, (40, 40, 180)),  # the main person: big, central, walking in place
+    (-0.1, 2.2, 0.80, 0.35, (160, 90, 30)),
+    (1.1, -1.6, 0.75, 0.25, (30, 140, 60)),
+]
+
+
+def _walker_positions(index: int, size: tuple[int, int], seed: int) -> list[tuple[float, float, float]]:
+    """(centre x, foot y, height) in pixels of each walker at frame `index`."""
+    w, h = size
+    rng = np.random.default_rng(seed)
+    positions = []
+    for k, (x0, speed, foot, height, _) in enumerate(WALKERS):
+        jitter = rng.normal(0, 0.003)
+        cx = (x0 + jitter) * w + speed * index + (np.sin(index / 15 + k) * w * 0.03 if speed == 0 else 0)
+        cx = (cx + w * 0.2) % (w * 1.4) - w * 0.2
+        positions.append((float(cx), foot * h, height * h))
+    return positions
+
+
+def ground_truth_boxes(index: int, size: tuple[int, int] = (640, 360), seed: int = 0) -> list[tuple[float, ...]]:
+    """Person boxes [x1, y1, x2, y2] of frame `index` (clipped to the frame; off-screen walkers omitted)."""
+    w, h = size
+    boxes = []
+    for cx, foot_y, height in _walker_positions(index, size, seed):
+        x1, x2 = max(0.0, cx - 0.22 * height), min(float(w), cx + 0.22 * height)
+        y1, y2 = max(0.0, foot_y - height), min(float(h), foot_y)
+        if x2 - x1 > 2 and y2 - y1 > 2:
+            boxes.append((x1, y1, x2, y2))
+    return boxes
+
+
 def render_frame(index: int, size: tuple[int, int] = (640, 360), seed: int = 0) -> np.ndarray:
     """Frame `index` of the synthetic clip (BGR)."""
     w, h = size
-    rng = np.random.default_rng(seed)
     img = np.empty((h, w, 3), np.uint8)
     sky = np.linspace(200, 140, h // 2, dtype=np.uint8)
     img[: h // 2] = np.stack([sky, sky - 10, sky - 40], axis=1)[:, None, :]
@@ -55,17 +87,8 @@ def render_frame(index: int, size: tuple[int, int] = (640, 360), seed: int = 0) 
     for x in range(-w, w, 80):  # facade blocks scrolling slowly
         x0 = (x + index) % (2 * w) - w // 2
         cv2.rectangle(img, (x0, h // 6), (x0 + 60, h // 2), (110, 120, 140), -1)
-    # (x at frame 0, speed px/frame, foot y fraction, height fraction, colour)
-    walkers = [
-        (0.50, 0.0, 0.95, 0.70, (40, 40, 180)),  # main person: big, central, walking in place
-        (-0.1, 2.2, 0.80, 0.35, (160, 90, 30)),
-        (1.1, -1.6, 0.75, 0.25, (30, 140, 60)),
-    ]
-    for k, (x0, speed, foot, height, color) in enumerate(walkers):
-        jitter = rng.normal(0, 0.003)
-        cx = (x0 + jitter) * w + speed * index + (np.sin(index / 15 + k) * w * 0.03 if speed == 0 else 0)
-        cx = (cx + w * 0.2) % (w * 1.4) - w * 0.2
-        _figure(img, cx, foot * h, height * h, color, index / 3 + k)
+    for k, ((cx, foot_y, height), walker) in enumerate(zip(_walker_positions(index, size, seed), WALKERS, strict=True)):
+        _figure(img, cx, foot_y, height, walker[4], index / 3 + k)
     return img
 
 
