@@ -1,0 +1,101 @@
+"""The pure parts of the MQTT publisher: bounded in-order buffer, detections rate limit, reconnect backoff."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    stream: str  # main_person | detections | stats | status
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+class OutBuffer:
+    """FIFO of messages waiting for the broker. Full: the oldest is dropped and counted (fresh data wins).
+
+    Thread-safe; `put` never blocks, so a ROS callback can always hand over a result and return.
+    """
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = int(maxlen)
+        self._items: deque[Outgoing] = deque()
+        self.cond = threading.Condition()
+        self.dropped = 0
+        self.high_water = 0
+
+    def put(self, item: Outgoing) -> bool:
+        """Append; returns False when an older item had to be dropped to make room."""
+        with self.cond:
+            dropped = len(self._items) >= self.maxlen
+            if dropped:
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+            self.high_water = max(self.high_water, len(self._items))
+            self.cond.notify_all()
+        return not dropped
+
+    def push_front(self, item: Outgoing) -> None:
+        """Give back an item that could not be sent, keeping the order."""
+        with self.cond:
+            if len(self._items) >= self.maxlen:  # the newest loses: order matters more than one result
+                self._items.pop()
+                self.dropped += 1
+            self._items.appendleft(item)
+
+    def pop(self) -> Outgoing | None:
+        with self.cond:
+            return self._items.popleft() if self._items else None
+
+    def __len__(self) -> int:
+        with self.cond:
+            return len(self._items)
+
+
+class RateLimiter:
+    """Lets at most `max_hz` events per second through (0 = all); the rest are counted as skipped."""
+
+    def __init__(self, max_hz: float) -> None:
+        self.min_interval = 1.0 / max_hz if max_hz > 0 else 0.0
+        self._next = float("-inf")
+        self.skipped = 0
+
+    def allow(self, now: float | None = None) -> bool:
+        if self.min_interval == 0.0:
+            return True
+        now = time.monotonic() if now is None else now
+        if now < self._next:
+            self.skipped += 1
+            return False
+        # On cadence: keep it from drifting with frame jitter; after a pause: restart it, no catch-up burst.
+        on_cadence = now - self._next < self.min_interval
+        self._next = (self._next if on_cadence else now) + self.min_interval
+        return True
+
+
+class Backoff:
+    """Reconnect delays: min, 2*min, 4*min ... capped at max; reset after a successful connect.
+
+    Mirrors paho-mqtt's `reconnect_delay_set` schedule, so the log can say when the next try happens.
+    """
+
+    def __init__(self, min_s: float, max_s: float) -> None:
+        self.min_s = float(min_s)
+        self.max_s = float(max_s)
+        self._delay: float | None = None
+        self.attempts = 0
+
+    def next_delay(self) -> float:
+        self._delay = self.min_s if self._delay is None else min(self._delay * 2.0, self.max_s)
+        self.attempts += 1
+        return self._delay
+
+    def reset(self) -> None:
+        self._delay = None
+        self.attempts = 0

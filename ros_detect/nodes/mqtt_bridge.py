@@ -1,0 +1,162 @@
+"""mqtt_bridge: forwards `main_person`, `detections` and `stats` (std_msgs/String JSON) to MQTT, unchanged.
+
+Thin rclpy wrapper over ros_detect.core.mqtt_client: callbacks only hand the JSON string to a bounded
+buffer; paho's own thread talks to the broker, so a slow or absent broker never slows the pipeline.
+If the broker is on loopback and nothing listens, ros_detect.core.broker starts one (autostart_broker).
+The bridge's own health (connected, buffered, dropped, ...) goes out on `stats` like every node's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import fields
+from typing import Any
+
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from ros_detect.core.broker import LocalBroker, ensure_local_broker
+from ros_detect.core.errors import RosDetectError
+from ros_detect.core.mqtt_client import MqttPublisher
+from ros_detect.core.mqtt_config import MqttConfig, from_mapping
+from ros_detect.core.schema import stamp_to_ns
+from ros_detect.core.stats import StatsWindow
+from ros_detect.nodes.common import (
+    COMMON_PARAMS,
+    ParamSpec,
+    StatsPublisher,
+    declare_parameters,
+    log_parameters,
+    make_qos,
+    run_node,
+    subscription_events,
+)
+
+NAME = "mqtt_bridge"
+_D = MqttConfig()
+_HELP = {
+    "host": "MQTT broker host",
+    "port": "MQTT broker port (1883 plain, 8883 TLS)",
+    "client_id": "MQTT client id ('' = ros_detect-<source_id>-<pid>)",
+    "qos": "MQTT QoS of every message (0, 1 = at least once, 2)",
+    "retain": "retain result messages (status is always retained)",
+    "keepalive_s": "MQTT keepalive seconds (the Last Will fires after 1.5x this on a silent network loss)",
+    "username": "broker user name ('' = anonymous)",
+    "password": "broker password (never logged)",
+    "tls": "use TLS (also switched on by any TLS file)",
+    "ca_file": "PEM CA certificate(s) to verify the broker ('' = system CAs when tls)",
+    "cert_file": "PEM client certificate (with key_file)",
+    "key_file": "PEM client private key (with cert_file)",
+    "tls_insecure": "skip the broker host-name check (test setups only)",
+    "topic_prefix": "first topic level(s): <prefix>/<source_id>/{main_person,detections,stats,status}",
+    "source_id": "topic level for the source ('' = frame_id of the first result)",
+    "forward": "streams to forward: main_person, detections, stats",
+    "detections_max_hz": "at most this many detections messages per second (0 = all)",
+    "buffer_size": "messages kept while the broker is away; the oldest is dropped first (counted)",
+    "reconnect_min_s": "first reconnect delay; doubles up to reconnect_max_s",
+    "reconnect_max_s": "longest reconnect delay",
+    "connect_timeout_s": "TCP/TLS connect timeout",
+    "autostart_broker": "loopback host with nothing listening: auto (mosquitto, else embedded) | mosquitto | "
+    "embedded | none",
+}
+PARAMS: ParamSpec = {
+    **{
+        f.name: (list(getattr(_D, f.name)) if f.name == "forward" else getattr(_D, f.name), _HELP[f.name])
+        for f in fields(MqttConfig)
+    },
+    "main_person_topic": ("main_person", "std_msgs/String ros_detect/main_person@1 input"),
+    "detections_topic": ("detections", "std_msgs/String ros_detect/detections@1 input"),
+    "depth": (100, "QoS depth of the subscriptions (reliable); covers bursts while the executor is busy"),
+    **COMMON_PARAMS,
+}
+
+
+class MqttBridgeNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(kwargs.pop("node_name", NAME), **kwargs)
+        p = declare_parameters(self, PARAMS)
+        self.params = p
+        self.config = from_mapping(p)
+        log_parameters(self, {**p, "password": "***" if p["password"] else ""})
+        self.broker: LocalBroker | None = None
+        try:
+            self.broker = ensure_local_broker(
+                self.config.host, self.config.port, self.config.autostart_broker, self.get_logger()
+            )
+        except RosDetectError as exc:  # keep running: the client's retry loop says what is missing
+            self.get_logger().error(f"MQTT: {exc.problem} (fix: {exc.fix})")
+        self.mqtt = MqttPublisher(self.config, self.get_logger())
+        try:
+            self.mqtt.start()  # bad TLS files raise here: do not leave a broker behind
+        except Exception:
+            if self.broker is not None:
+                self.broker.stop()
+            raise
+
+        self.stats = StatsPublisher(
+            self, p["stats_topic"], p["stats_period_s"], StatsWindow(self.get_fully_qualified_name())
+        )
+        self.stats.extra = self._refresh_stats
+        qos = make_qos("reliable", p["depth"])
+        for stream, name in (
+            ("main_person", p["main_person_topic"]),
+            ("detections", p["detections_topic"]),
+            ("stats", p["stats_topic"]),
+        ):
+            if stream in self.config.forward or stream == "main_person":
+                self.create_subscription(
+                    String,
+                    name,
+                    self._callback(stream),
+                    qos,
+                    event_callbacks=subscription_events(self, self.resolve_topic_name(name)),
+                )
+
+    def _callback(self, stream: str):
+        def on_message(msg: String) -> None:
+            if stream == "main_person":
+                self._on_main_person(msg.data)
+            if self.mqtt.source_id is None and stream != "stats":
+                self._learn_source(msg.data)
+            self.mqtt.submit(stream, msg.data)
+
+        return on_message
+
+    def _on_main_person(self, data: str) -> None:
+        """Count frames and capture -> bridge latency for the bridge's own stats."""
+        try:
+            doc = json.loads(data)
+            latency = {"capture_to_bridge": (time.time_ns() - stamp_to_ns(doc["stamp"])) / 1e6}
+            self.stats.window.record(latency_ms=latency, frame_id=doc.get("frame_id"))
+        except (ValueError, KeyError, TypeError) as exc:
+            self.get_logger().warning(f"malformed main_person message (forwarded anyway): {exc}")
+
+    def _learn_source(self, data: str) -> None:
+        try:
+            frame_id = json.loads(data).get("frame_id")
+            if frame_id:
+                self.mqtt.set_source(str(frame_id))
+        except (ValueError, AttributeError, RosDetectError) as exc:
+            self.get_logger().warning(f"MQTT: cannot take the topic level from frame_id: {exc}")
+
+    def _refresh_stats(self, window: StatsWindow) -> None:
+        snap = self.mqtt.snapshot()
+        window.state = self.mqtt.state
+        window.dropped = snap.pop("dropped")
+        for key, value in snap.items():
+            window.set_counter(key, value)
+
+    def close(self) -> None:
+        self.mqtt.close()
+        if self.broker is not None:
+            self.get_logger().info(f"MQTT: stopping the {self.broker.kind} broker this bridge started")
+            self.broker.stop()
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(MqttBridgeNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
