@@ -35,7 +35,7 @@ def render(seq: int, noise: bool = False) -> np.ndarray:
     frame = np.empty((H, W, 3), np.uint8)
     frame[:] = BACKGROUND_BGR
     if noise:  # incompressible frames (~100 kB JPEG) fill a stalled client's socket fast
-        frame[:, :, 0] = np.random.default_rng(seq).integers(0, 256, (H, W), dtype=np.uint8)
+        frame[:] = np.random.default_rng(seq).integers(0, 256, (H, W, 3), dtype=np.uint8)
     x1, y1, x2, y2 = (int(v) for v in person_box(seq))
     frame[y1:y2, x1:x2] = PERSON_BGR
     return frame

@@ -69,6 +69,19 @@ class FoxgloveTestClient:
                 subs.append({"id": sub_id, "channelId": cid})
         self.ws.send(json.dumps({"op": "subscribe", "subscriptions": subs}))
 
+    def wait_for_data(self, topic: str, count: int = 3, timeout: float = 30.0) -> None:
+        """Read (and discard) until `count` messages on `topic` came in: ROS discovery and start-up are over."""
+        deadline, seen = time.monotonic() + timeout, 0
+        while seen < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{seen} of {count} messages on {topic} within {timeout} s")
+            try:
+                got = self._handle(self.ws.recv(timeout=remaining))
+            except TimeoutError:
+                continue
+            seen += got is not None and got.topic == topic
+
     def collect(self, seconds: float) -> list[Received]:
         out: list[Received] = []
         deadline = time.monotonic() + seconds
