@@ -143,39 +143,24 @@ def run_video(job: VideoJob) -> dict[str, Any]:
         )
         if status == "complete" and processed == 0:
             status = "error"
-        summary = {
-            "status": status,
-            "input": str(job.input),
-            "input_kind": job.input_kind,
-            "frame_id": frame_id,
-            "source_size": list(source.source_size),
-            "source_fps": source.fps,
-            "output_size": list(OUTPUT_SIZE),
-            "aspect": job.aspect,
-            "frames_expected": expected,
-            "frames_processed": processed,
-            "frames_failed_to_decode": source.failed_frames,
-            "truncated": truncated,
-            "frames_with_main_person": present,
-            "wall_time_s": round(wall, 3),
-            "fps": round(processed / wall, 3) if wall > 0 else None,
-            "latency_ms": {k: percentiles(v) for k, v in stage_ms.items()},
-            "model": detector.model_name,
-            "precision": detector.precision,
-            "weights": detector.weights_label,
-            "weights_trained": detector.trained,
-            "warning": None
-            if detector.trained
-            else "Untrained (random-initialised) weights: these are NOT real detections.",
-            "device": detector.device,
-            "proposals": detector.spec.proposals,
-            "model_load_s": round(detector.load_time_s, 3),
-            "main_person_config": job.main_person.as_dict(),
-            "detector_config": asdict(job.detector),
-            "started_at": started_at,
-            "machine": f"{platform.machine()} {platform.processor() or ''} {_cpu_count()} cpu".strip(),
-            "files": ["main_person.jsonl", "detections.jsonl", *(["annotated.mp4"] if video else []), "summary.json"],
-        }
+        summary = build_summary(
+            status=status,
+            input=str(job.input),
+            input_kind=job.input_kind,
+            frame_id=frame_id,
+            source=source,
+            aspect=job.aspect,
+            processed=processed,
+            truncated=truncated,
+            present=present,
+            wall_s=wall,
+            stage_ms=stage_ms,
+            detector=detector_info(detector),
+            main_person_config=job.main_person.as_dict(),
+            detector_config=asdict(job.detector),
+            started_at=started_at,
+            files=["main_person.jsonl", "detections.jsonl", *(["annotated.mp4"] if video else []), "summary.json"],
+        )
         write_json(out / "summary.json", summary)
     if processed == 0:
         raise InputError(
@@ -188,6 +173,79 @@ def run_video(job: VideoJob) -> dict[str, Any]:
             f"the {processed} processed frames are in {out}",
             "re-encode or re-download the video",
         )
+    return summary
+
+
+def detector_info(detector: Detector) -> dict[str, Any]:
+    """The summary fields that describe the detector that produced the results."""
+    return {
+        "model": detector.model_name,
+        "precision": detector.precision,
+        "weights": detector.weights_label,
+        "weights_trained": detector.trained,
+        "device": detector.device,
+        "proposals": detector.spec.proposals,
+        "model_load_s": round(detector.load_time_s, 3),
+    }
+
+
+def build_summary(
+    *,
+    status: str,
+    input: str,
+    input_kind: str,
+    frame_id: str,
+    source: VideoSource,
+    aspect: str,
+    processed: int,
+    truncated: bool,
+    present: int,
+    wall_s: float,
+    stage_ms: dict[str, list[float]],
+    detector: dict[str, Any],
+    main_person_config: dict[str, Any],
+    detector_config: dict[str, Any],
+    started_at: str,
+    files: list[str],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """summary.json, shared by `ros-detect video` and `ros-detect launch video -o` (same format)."""
+    expected = source.expected_frames
+    summary = {
+        "status": status,
+        "input": input,
+        "input_kind": input_kind,
+        "frame_id": frame_id,
+        "source_size": list(source.source_size),
+        "source_fps": source.fps,
+        "output_size": list(OUTPUT_SIZE),
+        "aspect": aspect,
+        "frames_expected": expected,
+        "frames_processed": processed,
+        "frames_failed_to_decode": source.failed_frames,
+        "truncated": truncated,
+        "frames_with_main_person": present,
+        "wall_time_s": round(wall_s, 3),
+        "fps": round(processed / wall_s, 3) if wall_s > 0 else None,
+        "latency_ms": {k: percentiles(v) for k, v in stage_ms.items()},
+        "model": detector["model"],
+        "precision": detector["precision"],
+        "weights": detector["weights"],
+        "weights_trained": detector["weights_trained"],
+        "warning": None
+        if detector["weights_trained"]
+        else "Untrained (random-initialised) weights: these are NOT real detections.",
+        "device": detector["device"],
+        "proposals": detector["proposals"],
+        "model_load_s": detector["model_load_s"],
+        "main_person_config": main_person_config,
+        "detector_config": detector_config,
+        "started_at": started_at,
+        "machine": f"{platform.machine()} {platform.processor() or ''} {_cpu_count()} cpu".strip(),
+        "files": files,
+    }
+    if extra:
+        summary.update(extra)
     return summary
 
 
