@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 OUT ?= out
 
-.PHONY: run test setup setup-test lint bench report clean
+.PHONY: run test setup setup-test lint report clean
 
 setup:
 	@scripts/setup.sh
@@ -16,6 +16,9 @@ run: setup
 
 test: setup-test
 	$(PY) -m pytest
+
+report: setup  # re-execute notebooks/report.ipynb in full mode and store its outputs
+	$(PY) scripts/run_report.py
 
 lint: setup
 	$(VENV)/bin/ruff check ros_detect test launch
