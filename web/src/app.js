@@ -18,6 +18,7 @@ const statsEl = document.getElementById("stats");
 // Test/automation hook: what is on screen right now.
 const state = {
   connected: false,
+  paused: false, // set true to freeze the picture (tests sample pixels and screenshot the same frame)
   imagesReceived: 0,
   mainPersonReceived: 0,
   framesDrawn: 0,
@@ -119,7 +120,7 @@ function sameBox(a, b) {
 function draw(stamp, bare) {
   const frame = frames.get(stamp);
   const main = bare ? null : mains.get(stamp);
-  if (!frame || (!bare && !main) || stamp <= lastDrawnStamp) return;
+  if (state.paused || !frame || (!bare && !main) || stamp <= lastDrawnStamp) return;
   const det = bare ? null : detections.get(stamp);
   if (canvas.width !== frame.bitmap.width || canvas.height !== frame.bitmap.height) {
     canvas.width = frame.bitmap.width;
