@@ -255,12 +255,14 @@ class MqttPublisher:
             why, hint = f"TLS handshake failed: {err}", "check ca_file, cert_file/key_file and tls_insecure"
         elif isinstance(err, socket.gaierror):
             why, hint = f"cannot resolve host: {err}", "check host"
+        elif c.use_tls and isinstance(err, (ConnectionResetError, BrokenPipeError)):
+            why, hint = f"TLS handshake failed: {err.strerror}", f"is port {c.port} a TLS listener (usually 8883)?"
         elif err is not None:
             why, hint = f"{err.strerror or err}" if isinstance(err, OSError) else str(err), "is the broker running?"
         else:
             why, hint = "unreachable", "is the broker running?"
         self.log.warning(
-            f"MQTT: cannot connect to {c.host}:{c.port} ({why}); {hint} "
+            f"MQTT: cannot connect to {c.host}:{c.port} ({why}); {hint}; "
             f"retry {attempt} in {delay:.1f}s, {len(self.buffer)} message(s) buffered (max {c.buffer_size})"
         )
 

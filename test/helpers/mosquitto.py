@@ -6,7 +6,8 @@
 
 `persistence=True` keeps retained messages and persistent sessions across stop/start (SIGTERM writes the
 database), as a production broker would. `users={"name": "password"}` turns on a password file.
-`MqttRecorder` is an independent paho subscriber that records what arrives.
+`tls=(ca, cert, key)` serves TLS (see `make_tls_files`). `MqttRecorder` is an independent paho subscriber
+that records what arrives.
 """
 
 from __future__ import annotations
@@ -36,10 +37,17 @@ def require_mosquitto() -> str:
 
 
 class Mosquitto:
-    def __init__(self, port: int | None = None, persistence: bool = False, users: dict[str, str] | None = None):
+    def __init__(
+        self,
+        port: int | None = None,
+        persistence: bool = False,
+        users: dict[str, str] | None = None,
+        tls: tuple[Path, Path, Path] | None = None,
+    ):
         self.binary = require_mosquitto()
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="test_mosquitto_"))
+        self.dir.chmod(0o777)  # started as root, mosquitto drops to its own user and must still read/write here
         extra: list[str] = []
         if persistence:
             extra += ["persistence true", f"persistence_location {self.dir}/", "autosave_interval 1"]
@@ -48,7 +56,10 @@ class Mosquitto:
             pw.write_text("")
             for name, password in users.items():
                 subprocess.run(["mosquitto_passwd", "-b", str(pw), name, password], check=True, capture_output=True)
+            pw.chmod(0o644)
             extra += [f"password_file {pw}"]
+        if tls:  # (ca, server cert, server key): the one listener speaks TLS only
+            extra += [f"cafile {tls[0]}", f"certfile {tls[1]}", f"keyfile {tls[2]}"]
         conf = mosquitto_conf(self.port, "127.0.0.1", tuple(extra))
         if users:
             conf = conf.replace("allow_anonymous true", "allow_anonymous false")
@@ -82,6 +93,34 @@ class Mosquitto:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def make_tls_files() -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 signed by it, and an unrelated second CA (openssl CLI).
+
+    In a fresh world-readable temp folder: mosquitto started as root reads them as its own user.
+    """
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is not installed: run `make setup-test` (scripts/setup.sh --test)")
+    folder = Path(tempfile.mkdtemp(prefix="test_mqtt_tls_"))
+    folder.chmod(0o755)
+    f = {k: folder / f"{k}.pem" for k in ("ca", "ca_key", "server", "server_key", "other_ca", "other_ca_key")}
+    csr, ext = folder / "server.csr", folder / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    for ca, key in (("ca", "ca_key"), ("other_ca", "other_ca_key")):
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN=test {ca}",
+            "-keyout", str(f[key]), "-out", str(f[ca]))  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(f["server_key"]),
+        "-out", str(csr))  # fmt: skip
+    run("x509", "-req", "-in", str(csr), "-CA", str(f["ca"]), "-CAkey", str(f["ca_key"]), "-CAcreateserial",
+        "-days", "2", "-extfile", str(ext), "-out", str(f["server"]))  # fmt: skip
+    for path in f.values():
+        path.chmod(0o644)
+    return f
 
 
 class MqttRecorder:
