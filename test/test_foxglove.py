@@ -332,3 +332,51 @@ def test_bridge_refuses_a_busy_port_with_problem_and_fix(tmp_path: Path) -> None
     assert proc.returncode == 2
     assert "error: cannot start the Foxglove WebSocket server" in proc.stderr
     assert "fix: pick another port" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- the shipped Foxglove / Lichtblick layout -------------------------------------------------------------------
+def _panels(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    assert isinstance(node, dict) and node["direction"] in ("row", "column") and 0 < node["splitPercentage"] < 100
+    return _panels(node["first"]) + _panels(node["second"])
+
+
+def _resolve(doc: dict, path: str) -> object:
+    for part in path.split("."):
+        doc = doc[part]
+    return doc
+
+
+def test_layout_points_at_the_bridge_channels() -> None:
+    from ros_detect.core.foxglove import (
+        ANNOTATIONS_TOPIC,
+        BRIDGE_STATS_TOPIC,
+        IMAGE_TOPIC,
+        MAIN_PERSON_TOPIC,
+    )
+    from ros_detect.core.paths import config_dir
+
+    layout = json.loads((config_dir() / "foxglove_layout.json").read_text())
+    assert set(layout) >= {"configById", "layout", "globalVariables", "userNodes", "playbackConfig"}
+    ids = _panels(layout["layout"])
+    assert sorted(ids) == sorted(layout["configById"])  # every panel placed has a config and vice versa
+    kinds = {i.split("!")[0]: layout["configById"][i] for i in ids}
+    image = kinds["Image"]["imageMode"]
+    assert image["imageTopic"] == IMAGE_TOPIC and image["annotations"] == {ANNOTATIONS_TOPIC: {"visible": True}}
+    assert image["synchronize"] is True  # otherwise the annotations run one frame ahead
+    assert kinds["RawMessages"]["topicPath"] == MAIN_PERSON_TOPIC
+
+    # Every plotted path exists in a real bridge stats document and is a number there.
+    relay = FoxgloveRelay(RelayConfig(port=0))
+    det, main = docs(3, time.time_ns())
+    relay._record(main, det, schema.stamp_to_ns(main["stamp"]))
+    stats = relay.stats_doc()
+    relay.channels.close()
+    plotted = [p["value"] for i in ids if i.startswith("Plot!") for p in layout["configById"][i]["paths"]]
+    assert len(plotted) >= 4
+    for path in plotted:
+        topic, _, field = path.partition(".")
+        assert topic == BRIDGE_STATS_TOPIC
+        assert isinstance(_resolve(stats, field), (int, float)), path
+    assert {"fps", "latency_ms.capture_to_main_person.p50"} <= {p.partition(".")[2] for p in plotted}
