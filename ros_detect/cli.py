@@ -13,6 +13,7 @@ from ros_detect.core.errors import RosDetectError
 # name -> (module, one-line help). Modules are imported only when their subcommand runs.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "video": ("ros_detect.commands.video", "detect the main person in every frame of a video file"),
+    "launch": ("ros_detect.commands.launch", "run the ROS 2 node graph (video | webcam) without ros2 launch"),
 }
 
 
