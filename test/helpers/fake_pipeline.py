@@ -68,11 +68,44 @@ def docs(seq: int, stamp_ns: int) -> tuple[dict, dict]:
     return det, main
 
 
+def synthetic_docs(seq: int, stamp_ns: int) -> tuple[np.ndarray, dict, dict]:
+    """Demo feed for docs/screenshots: the synthetic street clip with its ground-truth person boxes as
+    "detections" (score 1.00, model "ground-truth"); the main person is the largest box. Not a model result."""
+    from ros_detect.core.synthetic import ground_truth_boxes, render_frame
+
+    frame = render_frame(seq, size=(W, H))
+    boxes = sorted(ground_truth_boxes(seq, size=(W, H)), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    det = schema.detections_doc(
+        seq=seq,
+        stamp_ns=stamp_ns,
+        frame_id="synthetic_street",
+        image_size=(W, H),
+        model="ground-truth",
+        precision="n/a",
+        weights="none (synthetic ground truth, NOT A MODEL RESULT)",
+        detections=[Detection(tuple(b), 1.0, 1, "person") for b in boxes],
+        timing_ms={},
+    )
+    main = schema.main_person_doc(
+        seq=seq,
+        stamp=det["stamp"],
+        frame_id="synthetic_street",
+        image_size=(W, H),
+        box=[round(v, 2) for v in boxes[-1]] if boxes else None,
+        score=1.0 if boxes else None,
+        track_id=1 if boxes else None,
+        held=False,
+        latency_ms=None,
+    )
+    return frame, det, main
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--noise", action="store_true")
+    ap.add_argument("--synthetic", action="store_true", help="demo feed: synthetic street + ground-truth boxes")
     args = ap.parse_args()
 
     import rclpy
@@ -98,11 +131,14 @@ def main() -> int:
                 nonlocal published
                 seq = published
                 stamp = time.time_ns()
-                pub_image.publish(bgr_to_image(render(seq, args.noise), stamp, FRAME_ID))
-                det, main_doc = docs(seq, stamp)
+                if args.synthetic:
+                    frame, det, main_doc = synthetic_docs(seq, stamp)
+                else:
+                    frame, (det, main_doc) = render(seq, args.noise), docs(seq, stamp)
+                pub_image.publish(bgr_to_image(frame, stamp, det["frame_id"]))
                 pub_det.publish(String(data=schema.dumps(det)))
                 pub_main.publish(String(data=schema.dumps(main_doc)))
-                window.record(latency_ms=main_doc["latency_ms"], stage_ms=det["timing_ms"], frame_id=FRAME_ID)
+                window.record(latency_ms=main_doc["latency_ms"], stage_ms=det["timing_ms"], frame_id=det["frame_id"])
                 published += 1
 
             node.create_timer(1.0 / args.rate, tick)

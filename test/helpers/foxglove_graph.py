@@ -50,6 +50,7 @@ class BridgeGraph:
     rate: float = 10.0
     duration: float = 60.0
     noise: bool = False
+    synthetic: bool = False
     bridge_params: dict[str, object] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=ros_env)
     ws_port: int = field(default_factory=free_port)
@@ -81,7 +82,8 @@ class BridgeGraph:
 
     def start_pipeline(self) -> subprocess.Popen:
         cmd = [sys.executable, str(FAKE), "--rate", str(self.rate), "--duration", str(self.duration)]
-        return self._spawn("pipeline", [*cmd, "--noise"] if self.noise else cmd)
+        flags = [f for f, on in (("--noise", self.noise), ("--synthetic", self.synthetic)) if on]
+        return self._spawn("pipeline", [*cmd, *flags])
 
     def __enter__(self) -> BridgeGraph:
         self.start_bridge()
