@@ -91,9 +91,10 @@ class Backoff:
         self._delay: float | None = None
         self.attempts = 0
 
-    def next_delay(self) -> float:
+    def next_delay(self, attempt: bool = True) -> float:
+        """The wait before the next try; `attempt=False` for the wait paho makes after a dropped connection."""
         self._delay = self.min_s if self._delay is None else min(self._delay * 2.0, self.max_s)
-        self.attempts += 1
+        self.attempts += int(attempt)
         return self._delay
 
     def reset(self) -> None:

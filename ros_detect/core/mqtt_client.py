@@ -274,6 +274,7 @@ class MqttPublisher:
             closing = self._closing
             self._cond.notify_all()
         if was_connected and not closing:
+            self.backoff.next_delay(attempt=False)  # paho waits reconnect_min_s before its first try
             c = self.config
             self.log.warning(
                 f"MQTT: lost the broker {c.host}:{c.port} ({reason}); reconnecting with backoff "

@@ -1,0 +1,204 @@
+"""The mqtt_bridge node as its own process (real rclpy, real mosquitto, independent paho subscriber)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from helpers.mjpeg import free_port
+from helpers.mosquitto import Mosquitto, MqttRecorder
+
+from ros_detect.core import schema
+from ros_detect.core.mqtt_client import WINDOW
+
+pytestmark = pytest.mark.ros
+FEED = str(Path(__file__).parent / "helpers" / "mqtt_feed.py")
+
+
+def ros_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "ROS_DOMAIN_ID": str(random.randint(1, 100)),  # no cross-talk with parallel test runs
+        "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+class Bridge:
+    """`python -m ros_detect.nodes.mqtt_bridge --ros-args -p k:=v ...`, output in a log file."""
+
+    def __init__(self, env: dict[str, str], log: Path, **params: object) -> None:
+        args = [f"{k}:={v}" for k, v in {"stats_period_s": 0.5, "autostart_broker": "none", **params}.items()]
+        cmd = [sys.executable, "-m", "ros_detect.nodes.mqtt_bridge", "--ros-args"]
+        for a in args:
+            cmd += ["-p", a]
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=15)
+
+
+def feed(env: dict[str, str], count: int, rate: float, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, FEED, "--count", str(count), "--rate", str(rate), *extra]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+def seqs(rec: MqttRecorder) -> list[int]:
+    return [d["seq"] for d in rec.docs("/main_person")]
+
+
+@pytest.fixture
+def env() -> dict[str, str]:
+    return ros_env()
+
+
+@pytest.fixture
+def cleanup() -> Iterator[list]:
+    items: list = []
+    yield items
+    for it in reversed(items):
+        if isinstance(it, Bridge):
+            it.stop(signal.SIGKILL)
+        elif isinstance(it, subprocess.Popen):
+            it.kill()
+            it.wait()
+        else:
+            it.close()
+
+
+def test_every_result_forwarded_in_order_schema_valid_and_lwt_on_kill(env, tmp_path, cleanup: list) -> None:
+    broker = Mosquitto().start()
+    cleanup.append(broker)
+    rec = MqttRecorder(broker.port, "ros_detect/#")
+    cleanup.append(rec)
+    bridge = Bridge(env, tmp_path / "bridge.log", port=broker.port)
+    cleanup.append(bridge)
+    feeder = feed(env, 60, 30.0, "--detections")
+    cleanup.append(feeder)
+    out, err = feeder.communicate(timeout=60)
+    assert json.loads(out)["published"] == 60, err
+    assert wait_until(lambda: len(seqs(rec)) >= 60 and len(rec.payloads("/detections")) >= 60, 10), bridge.text()
+    assert seqs(rec) == list(range(60)), "one main_person per frame, in order"
+    assert [d["seq"] for d in rec.docs("/detections")] == list(range(60))
+    for d in rec.docs("/main_person") + rec.docs("/detections")[:5]:
+        schema.validate(d)
+    topics = {m[0] for m in rec.messages}
+    assert topics == {f"ros_detect/feedcam/{s}" for s in ("main_person", "detections", "stats", "status")}
+    assert rec.payloads("/status")[0] == b"online"
+    stats = [d for d in rec.docs("/stats") if d["node"] == "/mqtt_bridge"]
+    assert stats, "the bridge's own heartbeat reaches MQTT"
+    schema.validate(stats[-1])
+    assert stats[-1]["counters"]["connected"] == 1 and stats[-1]["dropped"] == 0
+
+    bridge.stop(signal.SIGKILL)  # no chance to say goodbye: the broker sends the Last Will
+    assert wait_until(lambda: rec.payloads("/status")[-1:] == [b"offline"], 5), rec.payloads("/status")
+    assert "Traceback" not in bridge.text()
+
+
+def test_broker_outage_mid_run_loses_nothing_and_never_stalls(env, tmp_path, cleanup: list) -> None:
+    broker = Mosquitto(persistence=True).start()
+    cleanup.append(broker)
+    rec = MqttRecorder(broker.port, "ros_detect/#", persistent=True)  # queued for it while it reconnects
+    cleanup.append(rec)
+    bridge = Bridge(env, tmp_path / "bridge.log", port=broker.port, reconnect_min_s=0.2, reconnect_max_s=1.0)
+    cleanup.append(bridge)
+    n, rate = 150, 25.0  # 6 s of results
+    feeder = feed(env, n, rate)
+    cleanup.append(feeder)
+    assert wait_until(lambda: len(seqs(rec)) >= 20, 30), bridge.text()
+    broker.stop()
+    gap_start = time.time_ns()
+    time.sleep(3.0)
+    broker.start()
+    out, err = feeder.communicate(timeout=60)
+    assert json.loads(out)["published"] == n, err
+    assert wait_until(lambda: len(set(seqs(rec))) >= n, 20), f"{len(set(seqs(rec)))}/{n}\n{bridge.text()}"
+
+    got = seqs(rec)
+    first = list(dict.fromkeys(got))
+    assert first == list(range(n)), "every result produced in the gap arrives, in order"
+    assert len(got) - n <= WINDOW, "duplicates only as QoS 1 allows (messages unacknowledged at the drop)"
+    # The bridge kept taking results while the broker was away: its heartbeats from the gap show it.
+    gap = [
+        d
+        for d in rec.docs("/stats")
+        if d["node"] == "/mqtt_bridge" and schema.stamp_to_ns(d["stamp"]) > gap_start and d["state"] == "reconnecting"
+    ]
+    assert len(gap) >= 3, "bridge heartbeats produced during the gap are delivered too"
+    buffered = [d["counters"]["buffered"] for d in gap]
+    assert buffered == sorted(buffered) and buffered[-1] >= 40, buffered
+    log = bridge.text()
+    assert "lost the broker" in log and "reconnected" in log and "Traceback" not in log
+
+    assert bridge.stop(signal.SIGTERM) == 0  # clean stop: says `offline` itself
+    assert wait_until(lambda: rec.payloads("/status")[-1:] == [b"offline"], 5)
+
+
+def test_bad_tls_file_is_a_clear_error_not_a_traceback(env, tmp_path) -> None:
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate")
+    for params, needle in (
+        ({"ca_file": str(tmp_path / "missing.pem")}, "does not exist"),
+        ({"ca_file": str(garbage), "source_id": "x"}, "TLS files rejected"),
+    ):
+        bridge = Bridge(env, tmp_path / "bridge.log", port=free_port(), **params)
+        code = bridge.proc.wait(timeout=30)
+        text = bridge.text()
+        assert code == 2, text
+        assert needle in text and "fix:" in text and "Traceback" not in text
+
+
+def test_webcam_graph_from_served_stream_one_mqtt_message_per_processed_frame(env, tmp_path, cleanup: list) -> None:
+    """`ros-detect launch webcam` on a test-served MJPEG stream -> mosquitto -> an independent subscriber."""
+    from helpers.mjpeg import MjpegServer
+
+    broker = Mosquitto().start()
+    cleanup.append(broker)
+    cam = MjpegServer(fps=10.0).start()
+    cleanup.append(SimpleNamespace(close=cam.stop))
+    rec = MqttRecorder(broker.port, "ros_detect/#")
+    cleanup.append(rec)
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable, "-m", "ros_detect.cli", "launch", "webcam", "--source", cam.url, "--no-foxglove",
+        "--duration", "8", "--weights", "none", "--threads", "1", "--proposals", "100", "-o", str(out),
+        "-p", f"mqtt_bridge.port={broker.port}", "-p", "mqtt_bridge.autostart_broker=none",
+    ]  # fmt: skip
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    ros_side = [json.loads(line) for line in (out / "main_person.jsonl").read_text().splitlines()]
+    assert len(ros_side) >= 2, run.stdout + run.stderr[-2000:]
+    assert wait_until(lambda: len(rec.docs("/main_person")) >= len(ros_side), 5)
+    mqtt_side = rec.docs("/main_person")
+    assert mqtt_side == ros_side, "every processed frame's main_person reaches MQTT once, unchanged, in order"
+    for d in mqtt_side:
+        schema.validate(d)
+    frame_id = ros_side[0]["frame_id"]
+    assert rec.payloads(f"{frame_id}/status")[0] == b"online"
+    assert rec.payloads(f"{frame_id}/status")[-1] == b"offline"  # the bridge said goodbye on a clean stop
+    assert "Traceback" not in run.stderr
