@@ -274,7 +274,8 @@ class GraphRunner:
                 raise ConfigError(f"{self.src.name} exited with code {procs[0].returncode}", "see its error above")
             self._drain(executor, outputs)
         except (KeyboardInterrupt, ExternalShutdownException):
-            self.stop_reason = "interrupted"
+            # a live graph normally ends with Ctrl-C/SIGTERM; a video stopped early is "interrupted"
+            self.stop_reason = "complete" if self.spec.mode == "webcam" else "interrupted"
         finally:
             wall = time.perf_counter() - t0
             self._stop_procs(procs)
