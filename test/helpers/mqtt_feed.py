@@ -1,4 +1,6 @@
-"""Publishes `--count` main_person (and detections) documents on ROS at `--rate` Hz, stamp = now.
+"""Test helpers for the MQTT bridge: a ROS feeder process, the bridge as a process, small waits.
+
+As a script, publishes `--count` main_person (and detections) documents on ROS at `--rate` Hz, stamp = now.
 
 Run as a process: `python test/helpers/mqtt_feed.py --count 100 --rate 25`. It waits until `--subscribers`
 subscriptions match `main_person` (so nothing is lost to discovery), publishes seq 0..count-1, waits
@@ -11,12 +13,70 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import random
+import signal
+import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ros_detect.core import schema
 
+if TYPE_CHECKING:  # not at run time: this file also runs as a script, without test/ on sys.path
+    from helpers.mosquitto import MqttRecorder
+
 FRAME_ID = "feedcam"
+FEED = str(Path(__file__).resolve())
+
+
+def ros_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "ROS_DOMAIN_ID": str(random.randint(1, 100)),  # no cross-talk with parallel test runs
+        "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+class Bridge:
+    """`python -m ros_detect.nodes.mqtt_bridge --ros-args -p k:=v ...`, output in a log file."""
+
+    def __init__(self, env: dict[str, str], log: Path, **params: object) -> None:
+        args = [f"{k}:={v}" for k, v in {"stats_period_s": 0.5, "autostart_broker": "none", **params}.items()]
+        cmd = [sys.executable, "-m", "ros_detect.nodes.mqtt_bridge", "--ros-args"]
+        for a in args:
+            cmd += ["-p", a]
+        self.log = log
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=15)
+
+
+def feed(env: dict[str, str], count: int, rate: float, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, FEED, "--count", str(count), "--rate", str(rate), *extra]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(predicate, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+def seqs(rec: MqttRecorder) -> list[int]:
+    return [d["seq"] for d in rec.docs("/main_person")]
 
 
 def main_doc(seq: int, stamp_ns: int) -> dict:
