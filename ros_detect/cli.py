@@ -13,7 +13,10 @@ from ros_detect.core.errors import RosDetectError
 # name -> (module, one-line help). Modules are imported only when their subcommand runs.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "video": ("ros_detect.commands.video", "detect the main person in every frame of a video file"),
+    "bench": ("ros_detect.commands.bench", "benchmark every precision scheme side by side (latency, memory, agreement)"),
     "launch": ("ros_detect.commands.launch", "run the ROS 2 node graph (video | webcam) without ros2 launch"),
+    "bench-mqtt": ("ros_detect.commands.bench_mqtt", "capture -> MQTT-receive latency p50/p99 (client, bridge; brokers)"),
+    "bag": ("ros_detect.commands.bag", "record or play rosbag2 bags (MCAP / SQLite3) without ros2 bag"),
 }
 
 

@@ -106,3 +106,35 @@ register(
         spec_overrides={"min_size": 800, "max_size": 1333},
     )
 )
+
+# Quantised and exported schemes (ros_detect/core/quantize.py, runtimes.py); see README "Precision schemes".
+_Q, _R = "ros_detect.core.quantize", "ros_detect.core.runtimes"
+register(Scheme("bf16", "bf16 autocast + channels_last (CPU with AVX-512 BF16/AMX, or CUDA)", f"{_Q}:build_bf16"))
+register(Scheme("fp16", "fp16 autocast + channels_last (CUDA only)", f"{_Q}:build_fp16"))
+register(Scheme("int8-dynamic", "dynamic int8 Linear layers of the box head (x86)", f"{_Q}:build_int8_dynamic"))
+register(
+    Scheme(
+        "int8-static",
+        "FX static int8 backbone+FPN (calibrated) + dynamic int8 box head (x86)",
+        f"{_Q}:build_int8_static",
+        needs_calibration=True,
+    )
+)
+register(Scheme("onnx-fp32", "ONNX Runtime fp32 (exported graph, fixed 427x240 input)", f"{_R}:build_onnx_fp32"))
+register(
+    Scheme(
+        "onnx-int8",
+        "ONNX Runtime static QDQ int8, per-channel Conv+Gemm (calibrated; fixed 427x240)",
+        f"{_R}:build_onnx_int8",
+        needs_calibration=True,
+    )
+)
+register(Scheme("openvino-fp32", "OpenVINO f32 from the ONNX export (fixed 427x240)", f"{_R}:build_openvino_fp32"))
+register(
+    Scheme(
+        "openvino-int8",
+        "OpenVINO int8 via NNCF post-training quantisation of the ONNX export (calibrated; fixed 427x240)",
+        f"{_R}:build_openvino_int8",
+        needs_calibration=True,
+    )
+)

@@ -1,0 +1,147 @@
+"""Table, CSV and plot of a `ros-detect bench` report (see bench.py for the measurements)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# (header, width, row key, decimals)
+COLUMNS = [
+    ("variant", 20, "variant", 0),
+    ("prop", 5, "proposals", 0),
+    ("p50 ms", 7, "p50_ms", 0),
+    ("p90 ms", 7, "p90_ms", 0),
+    ("min ms", 7, "min_ms", 0),
+    ("fps@1", 6, "fps_1", 2),
+    ("fps@all", 7, "fps_all", 2),
+    ("cpu ms", 7, "cpu_ms_per_frame", 0),
+    ("RSS MB", 7, "peak_rss_mb", 0),
+    ("size MB", 7, "size_mb", 0),
+    ("load s", 6, "cached_load_s", 1),
+    ("build s", 7, "build_s", 1),
+    ("MP match", 8, "mp_match_fraction", 2),
+    ("MP IoU", 6, "mp_mean_iou", 2),
+    ("det mAP", 7, "det_map_vs_fp32", 3),
+    ("SQNR dB", 7, "sqnr_db", 1),
+    ("x seed", 6, "speedup_vs_seed", 1),
+    ("x fp32", 6, "speedup_vs_fp32", 2),
+]
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
+    """One flat record per variant (the CSV row and the table line)."""
+    if v.get("status") != "ok" or "latency_ms" not in v:
+        return {
+            "variant": v["name"],
+            "scheme": v["scheme"],
+            "proposals": v["proposals"],
+            "status": v.get("status"),
+            "error": v.get("error"),
+        }
+    fps = v["fps"]
+    agree = v.get("agreement", {})
+    return {
+        "variant": v["name"],
+        "scheme": v["scheme"],
+        "proposals": v["proposals"],
+        "status": "ok",
+        "p50_ms": v["latency_ms"]["p50"],
+        "p90_ms": v["latency_ms"]["p90"],
+        "min_ms": v["latency_ms"]["min"],
+        "fps_1": fps.get("1"),
+        "fps_all": fps.get(str(report["main_threads"])),
+        "cpu_ms_per_frame": v["cpu_ms_per_frame"]["mean"],
+        "peak_rss_mb": v["peak_rss_mb"],
+        "size_mb": v["size_mb"],
+        "cached_load_s": v["load"]["cached_load_s"],
+        "cold_load_s": v["load"]["cold_load_s"],
+        "build_s": v["load"]["build_s"],
+        "warmup_s": v["load"]["warmup_s"],
+        "mp_match_fraction": agree.get("match_fraction"),
+        "mp_mean_iou": agree.get("mean_iou"),
+        "mp_iou_ge_0.9": agree.get("fraction_iou_ge_0.9"),
+        "det_map_vs_fp32": (v.get("detection_map_vs_fp32") or {}).get("map"),
+        "sqnr_db": (v.get("sqnr_db") or {}).get("all"),
+        "speedup_vs_seed": v.get("speedup_vs_seed"),
+        "speedup_vs_fp32": v.get("speedup_vs_fp32"),
+        "speedup_vs_seed_min": v.get("speedup_vs_seed_min"),
+        "speedup_vs_fp32_min": v.get("speedup_vs_fp32_min"),
+        "coco_map_person": (v.get("coco") or {}).get("map_person"),
+        "coco_map_all": (v.get("coco") or {}).get("map_all"),
+        "schema_valid": v.get("schema_valid"),
+    }
+
+
+def print_table(report: dict[str, Any], out: Callable[[str], Any] = print) -> None:
+    m = report["machine"]
+    out(
+        f"\nmachine: {m['cpu']}, {m['cores']} cores ({', '.join(m['isa'])}); weights: {report['weights']}; "
+        f"{report['frames']} frames; forced trained-like proposals: {report['force_proposals']}"
+    )
+    if report.get("note"):
+        out(f"NOTE: {report['note']}")
+    out(" ".join(name.rjust(w) if i else name.ljust(w) for i, (name, w, _, _) in enumerate(COLUMNS)))
+    for v in report["variants"]:
+        r = row(report, v)
+        if r["status"] != "ok":
+            out(f"{r['variant'].ljust(20)} {r['proposals']:>5} {r['status']}: {r.get('error')}")
+            continue
+        out(
+            " ".join(
+                (_fmt(r[key], d).rjust(w) if i else _fmt(r[key]).ljust(w)) for i, (_, w, key, d) in enumerate(COLUMNS)
+            )
+        )
+    out(
+        "MP = main person vs fp32 (match: same person, IoU >= 0.5); det mAP: fp32 detections as ground truth; "
+        "SQNR: FPN features vs fp32; x seed / x fp32: p50 speed-up measured in this run."
+    )
+
+
+def write_csv(report: dict[str, Any], path: Path) -> None:
+    rows = [row(report, v) for v in report["variants"]]
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in (row(report, v) for v in report["variants"]) if r["status"] == "ok"]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    panels = (
+        ("mp_match_fraction", "main person matches fp32 (fraction of frames)"),
+        ("det_map_vs_fp32", "detection mAP, fp32 as ground truth"),
+    )
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        for r in rows:
+            if r[key] is None:
+                continue
+            ax.scatter(r["p50_ms"], r[key], s=30)
+            ax.annotate(r["variant"], (r["p50_ms"], r[key]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.set_xlabel(f"latency p50, ms/frame ({report['main_threads']} threads, log scale)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    title = f"{report['machine']['cpu']}, {report['machine']['cores']} cores; weights: {report['weights']}"
+    if report.get("note"):
+        title += "\n" + report["note"]
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

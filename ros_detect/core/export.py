@@ -1,0 +1,69 @@
+"""ONNX export of the whole detector (transform, backbone, RPN, RoI heads, postprocess).
+
+The legacy TorchScript-based exporter (`dynamo=False`, opset 17) is used: the dynamo exporter
+fails on torchvision's `batched_nms`. The graph is exported for the fixed 3x240x427 input the
+pipeline always feeds (sources resize every frame to 427x240), so no dynamic axes are needed;
+other input sizes are rejected by the runtime backends with a clear error.
+
+Besides boxes/scores/labels the graph also outputs the five FPN feature maps: they are computed
+anyway, the runtime fetches them only when the benchmark asks (feature-level SQNR vs fp32).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ros_detect.core.sources import OUTPUT_SIZE
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+INPUT_NAME = "image"
+DETECTION_OUTPUTS = ["boxes", "scores", "labels"]
+FEATURE_OUTPUTS = ["fpn_0", "fpn_1", "fpn_2", "fpn_3", "fpn_pool"]
+INPUT_SHAPE = (3, OUTPUT_SIZE[1], OUTPUT_SIZE[0])  # 3 x 240 x 427
+
+
+def _wrapper(model: Any) -> Any:
+    import torch
+
+    class DetectorWithFeatures(torch.nn.Module):
+        def __init__(self, detector: Any) -> None:
+            super().__init__()
+            self.detector = detector
+
+        def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            det = self.detector
+            original_size = [(image.shape[-2], image.shape[-1])]
+            images, _ = det.transform([image])
+            features = det.backbone(images.tensors)
+            proposals, _ = det.rpn(images, features)
+            detections, _ = det.roi_heads(features, proposals, images.image_sizes)
+            out = det.transform.postprocess(detections, images.image_sizes, original_size)[0]
+            return (out["boxes"], out["scores"], out["labels"], *features.values())
+
+    return DetectorWithFeatures(model).eval()
+
+
+def export_onnx(model: Any, path: Path, example: Any) -> Path:
+    """Export `model` (eval, fp32) to `path` traced on `example` (a 3x240x427 float tensor)."""
+    import torch
+
+    if tuple(example.shape) != INPUT_SHAPE:
+        raise ValueError(f"export example must be {INPUT_SHAPE}, got {tuple(example.shape)}")
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")  # tracer warnings about python values are expected for a fixed shape
+        torch.onnx.export(
+            _wrapper(model),
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[INPUT_NAME],
+            output_names=DETECTION_OUTPUTS + FEATURE_OUTPUTS,
+            do_constant_folding=True,
+        )
+    return path

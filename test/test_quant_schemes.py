@@ -1,0 +1,157 @@
+"""Every precision scheme builds, runs, keeps the output schema, stays close to fp32, reloads from cache.
+
+Random-init weights (no downloads here): closeness is numerical fidelity to fp32, not accuracy.
+Models are built once into a module-scoped cache directory, with 2 calibration frames.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ros_detect.core.bench_worker import backend_features
+from ros_detect.core.calibration import calibration_frames, frames_from_video, frames_identity, synthetic_frames
+from ros_detect.core.detector import Detector, DetectorConfig, bgr_to_tensor
+from ros_detect.core.errors import ConfigError
+from ros_detect.core.metrics import box_iou, feature_sqnr
+from ros_detect.core.models import ModelSpec
+from ros_detect.core.quantize import cpu_has_bf16
+from ros_detect.core.schema import Detection, detections_doc, validate
+from ros_detect.core.synthetic import generate_clip
+
+SPEC = ModelSpec(weights="none", proposals=100, force_proposals=True, score_threshold=0.05)
+# Feature-level SQNR vs fp32 (backbone + FPN outputs, random-init weights). int8 keeps ~8 bits of
+# signal per tensor (~40 dB at best); the chain of ~50 quantised convs costs a few dB per stage.
+SQNR_MIN_DB = {
+    "int8-static": 15.0,
+    "onnx-int8": 15.0,
+    "openvino-int8": 15.0,
+    "onnx-fp32": 60.0,  # exporting must not change the float graph's numbers
+    "openvino-fp32": 60.0,
+}
+CACHED = ["int8-dynamic", "int8-static", "onnx-fp32", "onnx-int8", "openvino-fp32", "openvino-int8"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ROS_DETECT_CACHE", str(tmp_path_factory.mktemp("quant-cache")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return synthetic_frames(2)
+
+
+@pytest.fixture(scope="module")
+def calib():
+    frames = synthetic_frames(2, start=500)
+    return lambda: frames
+
+
+def _run(detector: Detector, frames: list[np.ndarray]) -> tuple[list[list[Detection]], list[dict]]:
+    dets = [detector.detect(f)[0] for f in frames]
+    feats = [backend_features(detector.backend, bgr_to_tensor(f)) for f in frames]
+    return dets, feats
+
+
+@pytest.fixture(scope="module")
+def reference(env, frames):
+    detector = Detector(DetectorConfig(model=SPEC, precision="fp32", device="cpu", warmup=False))
+    return _run(detector, frames)
+
+
+def _arrays(dets: list[Detection]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        np.array([d.box for d in dets], np.float32).reshape(-1, 4),
+        np.array([d.score for d in dets], np.float32),
+        np.array([d.class_id for d in dets]),
+    )
+
+
+@pytest.mark.parametrize("scheme", CACHED)
+def test_scheme_builds_runs_matches_fp32_and_reloads(scheme, env, frames, calib, reference):
+    config = DetectorConfig(model=SPEC, precision=scheme, device="cpu", warmup=False)
+    detector = Detector(config, calibration_frames=calib)
+    assert detector.backend.cache_hit is False
+    dets, feats = _run(detector, frames)
+
+    # Same output schema as every other scheme.
+    assert dets[0], "score threshold 0.05 on a random-init model must leave detections to compare"
+    for d in dets[0]:
+        assert isinstance(d, Detection) and 0 <= d.box[0] <= d.box[2] <= 427 and 0 <= d.box[1] <= d.box[3] <= 240
+    doc = detections_doc(
+        seq=0,
+        stamp_ns=1,
+        frame_id="t",
+        image_size=(427, 240),
+        model=detector.model_name,
+        precision=detector.precision,
+        weights=detector.weights_label,
+        detections=dets[0],
+        timing_ms={"inference": 1.0},
+    )
+    validate(doc)
+    assert doc["precision"] == scheme
+
+    # Close to fp32 at the feature level (stated bounds; int8-dynamic leaves the backbone in fp32).
+    sqnr = feature_sqnr(reference[1], feats)["all"]
+    assert sqnr >= SQNR_MIN_DB.get(scheme, 60.0), f"{scheme}: FPN SQNR {sqnr:.1f} dB vs fp32"
+    if scheme in ("onnx-fp32", "openvino-fp32"):  # float export: the same detections as eager fp32
+        ref_boxes = _arrays(reference[0][0])[0]
+        boxes = _arrays(dets[0])[0]
+        assert len(boxes) == len(ref_boxes)
+        assert np.mean([box_iou(a, b) for a, b in zip(ref_boxes[:20], boxes[:20], strict=True)]) > 0.95
+
+    # A second start loads the cached model and gives identical outputs.
+    reloaded = Detector(config, calibration_frames=calib)
+    assert reloaded.backend.cache_hit is True
+    again, _ = _run(reloaded, frames)
+    for a, b in zip(dets, again, strict=True):
+        for x, y in zip(_arrays(a), _arrays(b), strict=True):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_other_calibration_set_is_a_different_cache_entry(env, frames):
+    other = synthetic_frames(2, start=900)
+    assert frames_identity(other) != frames_identity(synthetic_frames(2, start=500))
+
+
+def test_exported_graph_rejects_other_input_sizes(env, calib):
+    detector = Detector(DetectorConfig(model=SPEC, precision="onnx-fp32", device="cpu", warmup=False))
+    with pytest.raises(ConfigError, match="427x240"):
+        detector.detect(np.zeros((360, 640, 3), np.uint8))
+
+
+def test_exported_schemes_refuse_non_native_model_size(env):
+    spec = ModelSpec(weights="none", proposals=100, min_size=320, max_size=569)
+    with pytest.raises(ConfigError, match="fixed 427x240"):
+        Detector(DetectorConfig(model=spec, precision="openvino-fp32", device="cpu", warmup=False))
+
+
+def test_bf16_runs_or_refuses_clearly(env, frames):
+    config = DetectorConfig(model=SPEC, precision="bf16", device="cpu", warmup=False)
+    if cpu_has_bf16():
+        detections, _ = Detector(config).detect(frames[0])
+        assert all(math.isfinite(d.score) for d in detections)
+    else:
+        with pytest.raises(ConfigError, match="bf16") as exc:
+            Detector(config)
+        assert "openvino-int8" in exc.value.fix
+
+
+def test_fp16_is_cuda_only(env):
+    with pytest.raises(ConfigError, match="CUDA"):
+        Detector(DetectorConfig(model=SPEC, precision="fp16", device="cpu", warmup=False))
+
+
+def test_calibration_frames_come_from_video_or_fall_back(tmp_path):
+    clip = generate_clip(tmp_path / "c.mp4", frames=12, size=(640, 360))
+    frames = frames_from_video(clip, 3)
+    assert len(frames) == 3 and frames[0].shape == (240, 427, 3)
+    assert len({frames_identity([f]) for f in frames}) == 3, "frames are spread over the clip"
+    fallback = calibration_frames(tmp_path / "missing.mp4", 2)
+    assert len(fallback) == 2 and fallback[0].shape == (240, 427, 3)
