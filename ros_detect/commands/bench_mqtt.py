@@ -1,0 +1,255 @@
+"""`ros-detect bench-mqtt`: capture -> MQTT-receive latency (p50/p99), side by side.
+
+Each run publishes `--count` main_person documents at `--rate` Hz whose stamp is the "capture" time (now),
+and an independent paho subscriber on the same machine records receive time - stamp. Paths:
+
+* client: MqttPublisher.submit -> broker -> subscriber (the MQTT hop alone)
+* bridge: ROS publisher -> std_msgs/String -> mqtt_bridge node -> broker -> subscriber (what the graph adds
+  after main_person; needs rclpy)
+
+against mosquitto with and without `set_tcp_nodelay`, and the embedded amqtt broker. `--listen` instead
+measures a running graph: it subscribes `<prefix>/+/main_person` on a broker and reports stamp -> receive,
+i.e. capture -> MQTT including the detector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ros_detect.core import schema
+from ros_detect.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+BROKERS = ("mosquitto", "mosquitto-nagle", "embedded")
+PATHS = ("client", "bridge")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--count", type=int, default=300, help="messages per run")
+    parser.add_argument("--rate", type=float, default=30.0, help="messages per second (a camera's frame rate)")
+    parser.add_argument("--brokers", default=",".join(BROKERS), help=f"comma list of {', '.join(BROKERS)}")
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"comma list of {', '.join(PATHS)}")
+    parser.add_argument("--qos", type=int, default=1, choices=(0, 1, 2))
+    parser.add_argument("--warmup", type=int, default=20, help="first messages left out of the figures")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--listen", metavar="HOST:PORT", help="measure a running graph's main_person instead")
+    parser.add_argument("--prefix", default="ros_detect", help="topic prefix for --listen")
+
+
+@dataclass
+class Result:
+    path: str
+    broker: str
+    sent: int
+    received: int
+    p50_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+
+    def row(self) -> str:
+        def fmt(v: float | None) -> str:
+            return f"{v:8.2f}" if v is not None else "       -"
+
+        lost = self.sent - self.received
+        return (
+            f"{self.path:<7} {self.broker:<16} {fmt(self.p50_ms)} {fmt(self.p99_ms)} {fmt(self.max_ms)} "
+            f"{self.received:>6}/{self.sent:<6} {lost:>5}"
+        )
+
+
+class Receiver:
+    """Independent paho subscriber: receive time - document stamp, per seq (first copy only)."""
+
+    def __init__(self, host: str, port: int, topic: str) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.latency_ms: dict[int, float] = {}
+        self.ready = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
+        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self.client.on_subscribe = lambda *_: self.ready.set()
+        self.client.on_message = self._on_message
+        self.client.connect(host, port, keepalive=30)
+        self.client.loop_start()
+        if not self.ready.wait(10):
+            raise ConfigError(f"cannot subscribe on {host}:{port}", "is the broker running?")
+
+    def _on_message(self, _c: object, _u: object, msg: object) -> None:
+        now = time.time_ns()
+        try:
+            doc = json.loads(msg.payload)  # type: ignore[attr-defined]
+            self.latency_ms.setdefault(int(doc["seq"]), (now - schema.stamp_to_ns(doc["stamp"])) / 1e6)
+        except (ValueError, KeyError, TypeError):
+            pass
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _doc(seq: int) -> str:
+    return schema.dumps(
+        schema.main_person_doc(
+            seq=seq,
+            stamp=schema.stamp_from_ns(time.time_ns()),
+            frame_id="bench",
+            image_size=(427, 240),
+            box=[10.0, 20.0, 110.0, 220.0],
+            score=0.9,
+            track_id=1,
+            held=False,
+            latency_ms={"capture_to_detection": 0.0, "capture_to_main_person": 0.0},
+        )
+    )
+
+
+def _paced(count: int, rate: float, send) -> None:
+    t_next = time.monotonic()
+    for seq in range(count):
+        send(seq)
+        t_next += 1.0 / rate
+        time.sleep(max(0.0, t_next - time.monotonic()))
+
+
+def _start_broker(kind: str, port: int):
+    from ros_detect.core.broker import start_embedded, start_mosquitto
+
+    if kind == "embedded":
+        return start_embedded(port)
+    extra = ("set_tcp_nodelay false",) if kind == "mosquitto-nagle" else ()
+    return start_mosquitto(port, extra=extra)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_client(port: int, args: argparse.Namespace) -> None:
+    from ros_detect.core.mqtt_client import MqttPublisher
+    from ros_detect.core.mqtt_config import MqttConfig
+
+    pub = MqttPublisher(MqttConfig(port=port, source_id="bench", qos=args.qos), logging.getLogger("bench.mqtt"))
+    pub.start()
+    deadline = time.monotonic() + 10
+    while not pub.connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    _paced(args.count, args.rate, lambda seq: pub.submit("main_person", _doc(seq)))
+    pub.flush(10.0)
+    pub.close()
+
+
+def run_bridge(port: int, args: argparse.Namespace) -> None:
+    """The bridge node and a ROS publisher in this process (as `ros-detect launch` runs them)."""
+    os.environ.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from std_msgs.msg import String
+
+    from ros_detect.nodes.mqtt_bridge import MqttBridgeNode
+
+    with rclpy.init():
+        bridge = MqttBridgeNode(
+            parameter_overrides=[
+                Parameter("port", value=port),
+                Parameter("source_id", value="bench"),
+                Parameter("qos", value=args.qos),
+                Parameter("autostart_broker", value="none"),
+                Parameter("stats_period_s", value=0.0),
+            ]
+        )
+        feeder = rclpy.create_node("bench_feed")
+        pub = feeder.create_publisher(String, "main_person", 100)
+        executor = SingleThreadedExecutor()
+        executor.add_node(bridge)
+        spin = threading.Thread(target=executor.spin, daemon=True)
+        spin.start()
+        deadline = time.monotonic() + 10
+        while (pub.get_subscription_count() < 1 or not bridge.mqtt.connected) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        _paced(args.count, args.rate, lambda seq: pub.publish(String(data=_doc(seq))))
+        bridge.mqtt.flush(10.0)
+        executor.shutdown()
+        bridge.close()
+        bridge.destroy_node()
+        feeder.destroy_node()
+
+
+def measure(path: str, broker_kind: str, args: argparse.Namespace) -> Result:
+    port = _free_port()
+    broker = _start_broker(broker_kind, port)
+    try:
+        rx = Receiver("127.0.0.1", port, "ros_detect/bench/main_person")
+        (run_client if path == "client" else run_bridge)(port, args)
+        time.sleep(0.3)
+        rx.close()
+    finally:
+        broker.stop()
+    values = np.array([v for seq, v in rx.latency_ms.items() if seq >= args.warmup], float)
+    pct = (lambda q: round(float(np.percentile(values, q)), 3)) if values.size else (lambda q: None)
+    sent = max(0, args.count - args.warmup)
+    return Result(path, broker_kind, sent, int(values.size), pct(50), pct(99),
+                  round(float(values.max()), 3) if values.size else None)  # fmt: skip
+
+
+def listen(args: argparse.Namespace) -> int:
+    host, _, port = args.listen.rpartition(":")
+    rx = Receiver(host or "127.0.0.1", int(port), f"{args.prefix}/+/main_person")
+    print(f"listening on {args.listen} for {args.count} main_person messages (Ctrl-C to stop early)")
+    try:
+        while len(rx.latency_ms) < args.count:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    rx.close()
+    values = np.array(list(rx.latency_ms.values()), float)
+    if not values.size:
+        print("no main_person messages received")
+        return 1
+    print(
+        f"capture -> MQTT receive over {values.size} frames: p50 {np.percentile(values, 50):.1f} ms, "
+        f"p99 {np.percentile(values, 99):.1f} ms, max {values.max():.1f} ms"
+    )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.listen:
+        return listen(args)
+    brokers = [b.strip() for b in args.brokers.split(",") if b.strip()]
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    bad = [b for b in brokers if b not in BROKERS] + [p for p in paths if p not in PATHS]
+    if bad:
+        raise ConfigError(f"unknown broker/path {bad}", f"brokers: {', '.join(BROKERS)}; paths: {', '.join(PATHS)}")
+    logging.getLogger("ros_detect.mqtt").setLevel(logging.WARNING)
+    results: list[Result] = []
+    for path in paths:
+        for kind in brokers:
+            try:
+                results.append(measure(path, kind, args))
+            except (ConfigError, ImportError) as exc:
+                print(f"skipped {path}/{kind}: {exc}", file=sys.stderr)
+    print(f"\ncapture -> MQTT receive latency, {args.count} main_person messages at {args.rate:g} Hz, QoS {args.qos}")
+    print(f"{'path':<7} {'broker':<16} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'received':>13} {'lost':>5}")
+    for r in results:
+        print(r.row())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([r.__dict__ for r in results], f, indent=2)
+    return 0 if results and all(r.received == r.sent for r in results) else 1
