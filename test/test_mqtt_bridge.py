@@ -151,3 +151,16 @@ def test_webcam_graph_from_served_stream_one_mqtt_message_per_processed_frame(en
     assert rec.payloads(f"{frame_id}/status")[0] == b"online"
     assert rec.payloads(f"{frame_id}/status")[-1] == b"offline"  # the bridge said goodbye on a clean stop
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("name", ["webcam.yaml", "video.yaml"])
+def test_shipped_parameter_files_match_the_declared_parameter_types(name: str) -> None:
+    from ros_detect.core.paths import config_dir
+    from ros_detect.core.ros_params import load_param_file, params_for
+    from ros_detect.nodes.mqtt_bridge import PARAMS
+
+    values = params_for([load_param_file(config_dir() / name)], "mqtt_bridge")
+    assert {"host", "port", "autostart_broker", "forward", "qos", "buffer_size"} <= set(values)
+    for key, value in values.items():
+        assert key in PARAMS, f"{name}: unknown mqtt_bridge parameter {key}"
+        assert type(value) is type(PARAMS[key][0]), f"{name}: {key}={value!r} vs declared {PARAMS[key][0]!r}"
