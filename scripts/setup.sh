@@ -23,7 +23,7 @@ apt_install() {
 }
 
 if [ "$WITH_TEST_DEPS" = 1 ]; then
-  apt_install mosquitto mosquitto-clients chromium
+  apt_install mosquitto mosquitto-clients chromium openssl  # openssl: the MQTT TLS test makes its certificates
 fi
 
 stamp="$VENV/.installed"
