@@ -45,7 +45,15 @@ class FoxgloveTestClient:
         if rcvbuf:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         sock.connect((host, int(port)))
-        client.ws = connect(url, sock=sock, subprotocols=[SUBPROTOCOL], max_queue=max_queue, open_timeout=10)
+        client.ws = connect(
+            url,
+            sock=sock,
+            subprotocols=[SUBPROTOCOL],
+            max_queue=max_queue,
+            open_timeout=10,
+            close_timeout=2,
+            ping_interval=None,  # no keepalive: a stalled test client must not hang up by itself
+        )
         assert client.ws.subprotocol == SUBPROTOCOL
         return client
 
