@@ -1,0 +1,131 @@
+"""The rclpy side of the nodes: Image conversion, in-process construction with overrides and a namespace,
+user errors without tracebacks, clean SIGTERM, and stats on the wire."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers.ros import ros_env
+
+from ros_detect.core import schema
+from ros_detect.core.errors import InputError
+
+pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
+pytestmark = pytest.mark.ros
+
+from rclpy.context import Context  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+
+from ros_detect.nodes.image import bgr_to_image, image_to_bgr, stamp_ns  # noqa: E402
+
+
+def test_image_roundtrip_is_zero_copy_on_receive() -> None:
+    frame = np.random.default_rng(0).integers(0, 255, (240, 427, 3), dtype=np.uint8)
+    msg = bgr_to_image(frame, 1_234_567_890_123, "cam")
+    assert (msg.width, msg.height, msg.step, msg.encoding) == (427, 240, 427 * 3, "bgr8")
+    assert stamp_ns(msg.header) == 1_234_567_890_123 and msg.header.frame_id == "cam"
+    back = image_to_bgr(msg)
+    assert np.array_equal(back, frame)
+    assert np.shares_memory(back, np.frombuffer(msg.data, np.uint8))  # a view, not a copy
+
+
+def test_image_padded_rows_rgb_and_mono() -> None:
+    from sensor_msgs.msg import Image
+
+    frame = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    padded = np.zeros((4, 16), np.uint8)
+    padded[:, :15] = frame.reshape(4, 15)
+    msg = Image(height=4, width=5, encoding="bgr8", step=16, data=padded.tobytes())
+    assert np.array_equal(image_to_bgr(msg), frame)
+    rgb = Image(height=4, width=5, encoding="rgb8", step=15, data=frame[:, :, ::-1].tobytes())
+    assert np.array_equal(image_to_bgr(rgb), frame)
+    mono = Image(height=2, width=2, encoding="mono8", step=2, data=bytes([0, 50, 100, 255]))
+    assert image_to_bgr(mono)[1, 1].tolist() == [255, 255, 255]
+    with pytest.raises(InputError, match="unsupported image encoding"):
+        image_to_bgr(Image(height=1, width=1, encoding="32FC1", step=4, data=bytes(4)))
+    with pytest.raises(InputError, match="inconsistent"):
+        image_to_bgr(Image(height=4, width=5, encoding="bgr8", step=15, data=bytes(10)))
+
+
+def test_nodes_construct_in_process_with_overrides_and_namespace(clip_path: Path) -> None:
+    import rclpy
+
+    from ros_detect.nodes.common import close_node
+    from ros_detect.nodes.main_person import MainPersonNode
+    from ros_detect.nodes.video_source import VideoSourceNode
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=int(ros_env()["ROS_DOMAIN_ID"]))
+    try:
+        mp = MainPersonNode(namespace="cam9", parameter_overrides=[Parameter("hold_frames", value=2)], context=ctx)
+        assert mp.get_fully_qualified_name() == "/cam9/main_person"
+        assert mp.config.hold_frames == 2
+        assert mp.pub.topic_name == "/cam9/main_person" and mp.sub.topic_name == "/cam9/detections"
+        src = VideoSourceNode(
+            namespace="cam9",
+            parameter_overrides=[Parameter("input", value=str(clip_path)), Parameter("image_topic", value="frames")],
+            context=ctx,
+        )
+        assert src.image_pub.topic_name == "/cam9/frames" and src.expected_frames == 12
+        assert src.source_id == "walk" and not src.done_future.done()
+        for node in (mp, src):
+            close_node(node)
+        with pytest.raises(InputError, match="no input"):
+            VideoSourceNode(context=ctx)
+    finally:
+        rclpy.shutdown(context=ctx)
+
+
+def test_node_user_error_is_problem_and_fix(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ros_detect.nodes.video_source", "--ros-args", "-p", f"input:={tmp_path}/none.mp4"],
+        env=ros_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "error: input video" in proc.stderr and "fix:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_node_stops_cleanly_on_sigterm_and_publishes_stats() -> None:
+    env = ros_env()
+    node = subprocess.Popen(
+        [sys.executable, "-m", "ros_detect.nodes.main_person", "--ros-args", "-p", "stats_period_s:=0.2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    listen = textwrap_listener()
+    try:
+        out = subprocess.run([sys.executable, "-c", listen], env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        doc = json.loads(out.stdout.strip().splitlines()[-1])
+        schema.validate(doc)
+        assert doc["node"] == "/main_person" and doc["frames"] == 0
+    finally:
+        time.sleep(0.2)
+        node.send_signal(signal.SIGTERM)
+        output, _ = node.communicate(timeout=20)
+    assert node.returncode == 0, output
+    assert "started /main_person with" in output and "Traceback" not in output
+
+
+def textwrap_listener() -> str:
+    return (
+        "import rclpy, sys\n"
+        "from std_msgs.msg import String\n"
+        "rclpy.init(); n = rclpy.create_node('stats_listener'); got = []\n"
+        "n.create_subscription(String, 'stats', lambda m: got.append(m.data), 10)\n"
+        "import time; end = time.time() + 30\n"
+        "while not got and time.time() < end: rclpy.spin_once(n, timeout_sec=0.1)\n"
+        "print(got[-1] if got else ''); sys.exit(0 if got else 1)\n"
+    )
