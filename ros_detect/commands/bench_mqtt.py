@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import random
+import signal
 import sys
 import threading
 import time
@@ -44,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--listen", metavar="HOST:PORT", help="measure a running graph's main_person instead")
     parser.add_argument("--prefix", default="ros_detect", help="topic prefix for --listen")
+    parser.add_argument("--duration", type=float, default=60.0, help="--listen: stop after this many seconds")
 
 
 @dataclass
@@ -211,9 +213,12 @@ def measure(path: str, broker_kind: str, args: argparse.Namespace) -> Result:
 def listen(args: argparse.Namespace) -> int:
     host, _, port = args.listen.rpartition(":")
     rx = Receiver(host or "127.0.0.1", int(port), f"{args.prefix}/+/main_person")
-    print(f"listening on {args.listen} for {args.count} main_person messages (Ctrl-C to stop early)")
+    print(f"listening on {args.listen} for {args.count} main_person messages or {args.duration:g} s (Ctrl-C: stop)")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    deadline = time.monotonic() + args.duration
     try:
-        while len(rx.latency_ms) < args.count:
+        while len(rx.latency_ms) < args.count and time.monotonic() < deadline and not stop.is_set():
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass

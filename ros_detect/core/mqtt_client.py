@@ -167,6 +167,8 @@ class MqttPublisher:
                 ) from None
             if c.tls_insecure:
                 client.tls_insecure_set(True)
+        client.suppress_exceptions = True  # a bug in a callback must not kill paho's network thread...
+        client.enable_logger(logging.getLogger("ros_detect.mqtt.paho"))  # ...it is logged instead
         client.on_socket_open = _no_delay
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
