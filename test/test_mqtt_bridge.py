@@ -135,7 +135,7 @@ def test_webcam_graph_from_served_stream_one_mqtt_message_per_processed_frame(en
     out = tmp_path / "out"
     cmd = [
         sys.executable, "-m", "ros_detect.cli", "launch", "webcam", "--source", cam.url, "--no-foxglove",
-        "--duration", "8", "--weights", "none", "--threads", "1", "--proposals", "100", "-o", str(out),
+        "--duration", "10", "--weights", "none", "--threads", "1", "--proposals", "100", "-o", str(out),
         "-p", f"mqtt_bridge.port={broker.port}", "-p", "mqtt_bridge.autostart_broker=none",
     ]  # fmt: skip
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
