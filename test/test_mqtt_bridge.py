@@ -108,14 +108,16 @@ def test_broker_outage_mid_run_loses_nothing_and_never_stalls(env, tmp_path, cle
     assert wait_until(lambda: rec.payloads("/status")[-1:] == [b"offline"], 5)
 
 
-def test_bad_tls_file_is_a_clear_error_not_a_traceback(env, tmp_path) -> None:
+def test_bad_tls_file_or_parameter_is_a_clear_error_not_a_traceback(env, tmp_path) -> None:
     garbage = tmp_path / "ca.pem"
     garbage.write_text("not a certificate")
     for params, needle in (
         ({"ca_file": str(tmp_path / "missing.pem")}, "does not exist"),
         ({"ca_file": str(garbage), "source_id": "x"}, "TLS files rejected"),
+        ({"port": "abc"}, "port"),
+        ({"qos": 5}, "qos"),
     ):
-        bridge = Bridge(env, tmp_path / "bridge.log", port=free_port(), **params)
+        bridge = Bridge(env, tmp_path / "bridge.log", **{"port": free_port(), **params})
         code = bridge.proc.wait(timeout=30)
         text = bridge.text()
         assert code == 2, text

@@ -318,6 +318,8 @@ class MqttPublisher:
         """Deliver what is pending (bounded wait), publish `offline`, disconnect. Never raises."""
         client = self._client
         if client is None:
+            if len(self.buffer):
+                self.log.warning(f"MQTT: closed before the source was known; {len(self.buffer)} message(s) not sent")
             return
         try:
             if self.connected:

@@ -13,11 +13,12 @@ import time
 from dataclasses import fields
 from typing import Any
 
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 from std_msgs.msg import String
 
 from ros_detect.core.broker import LocalBroker, ensure_local_broker
-from ros_detect.core.errors import RosDetectError
+from ros_detect.core.errors import ConfigError, RosDetectError
 from ros_detect.core.mqtt_client import MqttPublisher
 from ros_detect.core.mqtt_config import MqttConfig, from_mapping
 from ros_detect.core.schema import stamp_to_ns
@@ -75,7 +76,12 @@ PARAMS: ParamSpec = {
 class MqttBridgeNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
-        p = declare_parameters(self, PARAMS)
+        try:
+            p = declare_parameters(self, PARAMS)
+        except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
+            raise ConfigError(
+                f"mqtt_bridge: {exc}", "give the parameter the type shown in config/webcam.yaml"
+            ) from None
         self.params = p
         self.config = from_mapping(p)
         log_parameters(self, {**p, "password": "***" if p["password"] else ""})
