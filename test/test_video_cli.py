@@ -145,3 +145,45 @@ def test_signal_stops_cleanly_and_keeps_results(tmp_path, sig):
     lines = lines_file.read_text().splitlines()
     assert summary["status"] == "interrupted" and 2 <= summary["frames_processed"] == len(lines) < 300
     assert all(json.loads(line)["seq"] == i for i, line in enumerate(lines))
+
+
+def test_stream_that_never_answers_fails_fast(tmp_path):
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()), daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/stream.mjpg"
+        proc = run_cli("video", url, "-o", str(tmp_path / "o"), *FAST, timeout=120)
+    finally:
+        server.close()
+    assert proc.returncode == 2 and "cannot open stream" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_stream_stopping_mid_run_keeps_frames_and_fails(tmp_path):
+    from helpers.mjpeg import MjpegServer
+
+    out = tmp_path / "o"
+    with MjpegServer(fps=10) as cam:
+        proc = subprocess.Popen(
+            [*CLI, "video", cam.url, "-o", str(out), *FAST, "--no-video"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines_file = out / "main_person.jsonl"
+        import time
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not lines_file.exists() or len(lines_file.read_text().splitlines()) < 3):
+            time.sleep(0.2)
+        cam.stop()
+    _, stderr = proc.communicate(timeout=300)  # frames already queued (<= 8) are still processed
+    lines = lines_file.read_text().splitlines()
+    summary = json.loads((out / "summary.json").read_text())
+    assert proc.returncode == 2 and "stopped after" in stderr and "Traceback" not in stderr
+    assert summary["status"] == "stream-ended" and summary["frames_processed"] == len(lines) >= 3

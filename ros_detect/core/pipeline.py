@@ -143,6 +143,8 @@ def run_video(job: VideoJob) -> dict[str, Any]:
         )
         if status == "complete" and processed == 0:
             status = "error"
+        elif status == "complete" and source.is_live:
+            status = "stream-ended"  # a live source has no natural end
         summary = build_summary(
             status=status,
             input=str(job.input),
@@ -165,6 +167,11 @@ def run_video(job: VideoJob) -> dict[str, Any]:
     if processed == 0:
         raise InputError(
             f"no frame of {job.input} could be decoded", "check the file plays (e.g. with ffplay) or re-encode it"
+        )
+    if status == "stream-ended":
+        raise InputError(
+            f"stream {job.input} stopped after {processed} frames; they are in {out}",
+            "check the camera or stream server, then run again (use `ros-detect launch webcam` to reconnect)",
         )
     if truncated:
         last_good = job.start_frame + processed + source.failed_frames - source.trailing_failures - 1

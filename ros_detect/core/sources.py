@@ -111,12 +111,13 @@ class VideoSource:
         self.max_consecutive_failures = max_consecutive_failures
         self.failed_frames = 0
         self.trailing_failures = 0  # failures not followed by any good frame: a cut-off file
-        self.is_live = is_stream_url(spec) or parse_camera(spec) is not None
         self.cap = self._open(spec, open_timeout_s)
         self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 0.0
         if not (0 < self.fps < 1000):
             self.fps = 30.0
         count = int(self.cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        # A camera, or a URL without a frame count (MJPEG, RTSP), is live; a file served over HTTP is not.
+        self.is_live = parse_camera(spec) is not None or (is_stream_url(spec) and count <= 0)
         self.frame_count = count if count > 0 and not self.is_live else None
         if start_frame and not self.is_live:
             self.cap.set(cv2.CAP_PROP_POS_FRAMES, start_frame)
