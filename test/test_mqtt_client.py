@@ -120,20 +120,19 @@ def test_broker_restart_mid_stream_loses_nothing_and_keeps_order(caplog, closing
     closing.append(pub)
     pub.start()
     n, rate = 400, 100.0
-    submit_times: list[float] = []
 
     def produce() -> None:
         for i in range(n):
-            t = time.perf_counter()
             pub.submit("main_person", doc(i))
-            submit_times.append(time.perf_counter() - t)
             time.sleep(1 / rate)
 
     producer = threading.Thread(target=produce)
     producer.start()
     time.sleep(1.0)
     broker.stop()
-    time.sleep(2.0)
+    time.sleep(0.5)
+    gap_start = pub.snapshot()
+    time.sleep(1.5)
     during_gap = pub.snapshot()
     broker.start()
     producer.join()
@@ -146,7 +145,7 @@ def test_broker_restart_mid_stream_loses_nothing_and_keeps_order(caplog, closing
     assert first == list(range(n)), "every result arrives, first copies in order"
     assert len(got) - n <= WINDOW, "duplicates only for messages in flight at the disconnect (QoS 1)"
     assert during_gap["connected"] == 0 and during_gap["buffered"] > 50
-    assert max(submit_times) < 0.05, "submit never waits on the network"
+    assert during_gap["received"] - gap_start["received"] > 50, "submit kept accepting while the broker was away"
     assert "lost the broker" in caplog.text and "reconnected" in caplog.text
 
 
@@ -224,12 +223,14 @@ def test_detections_rate_limit_reaches_the_broker(mosquitto: Mosquitto, closing:
     pub = publisher(mosquitto.port, detections_max_hz=5.0)
     closing.append(pub)
     pub.start()
-    t0 = time.monotonic()
+    t0, submitted = time.monotonic(), 0
     while time.monotonic() - t0 < 1.0:  # ~50 Hz for one second
         pub.submit("detections", json.dumps({"n": 1}))
         pub.submit("main_person", doc(0))
+        submitted += 1
         time.sleep(0.02)
     assert wait_until(lambda: pub.snapshot()["buffered"] == 0 and pub.snapshot()["inflight"] == 0, 5)
     n_det, n_main = len(rec.payloads("/detections")), len(rec.payloads("/main_person"))
-    assert 4 <= n_det <= 6, n_det  # 5 Hz over 1 s
-    assert n_main >= 40  # main_person is never rate-limited
+    assert n_det <= 6 and n_det < submitted / 3, (n_det, submitted)  # at most 5 Hz (+1 at the edge) over 1 s
+    assert n_det >= 2 and pub.snapshot()["rate_limited"] == submitted - n_det
+    assert n_main == submitted  # main_person is never rate-limited
