@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from helpers.fake_pipeline import BACKGROUND_BGR, CHAIR_BOX, PERSON_BGR, person_box
-from helpers.foxglove_graph import REPO, BridgeGraph
+from helpers.foxglove_client import FoxgloveTestClient
+from helpers.foxglove_graph import REPO, BridgeGraph, free_port, ros_env, wait_port
 
 from ros_detect.core import schema
 
@@ -41,10 +44,10 @@ def _require_browser_tools() -> str:
     return node
 
 
-def open_page(url: str, screenshot: Path, min_frames: int = 5) -> dict:
+def open_page(url: str, screenshot: Path, min_frames: int = 5, require_main: bool = True) -> dict:
     node = _require_browser_tools()
     proc = subprocess.run(
-        [node, str(DRIVER), url, str(screenshot), str(min_frames), "40000"],
+        [node, str(DRIVER), url, str(screenshot), str(min_frames), "40000", "1" if require_main else "0"],
         capture_output=True,
         text=True,
         timeout=90,
@@ -109,3 +112,56 @@ def test_page_draws_the_main_person_box_on_its_frame(graph: BridgeGraph, tmp_pat
     # Latency: the page drew a frame well within a second of its capture.
     assert 0 <= state["displayLatencyMs"] < 1000
     assert "fps" in result["stats"]
+
+
+def test_launched_graph_serves_foxglove_and_the_page_by_default(clip_path: Path, tmp_path: Path) -> None:
+    """`ros-detect launch video` (foxglove on by default) -> a Foxglove client and the page see the real graph."""
+    ws_port, http_port = free_port(), free_port()
+    cmd = [sys.executable, "-m", "ros_detect.cli", "launch", "video", str(clip_path), "--loop", "--duration", "90"]
+    cmd += ["--weights", "none", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn", "--threads", "1"]
+    cmd += ["--proposals", "50", "--score-threshold", "0.01", "--no-mqtt"]
+    cmd += ["-p", f"foxglove_bridge.port={ws_port}", "-p", f"foxglove_bridge.http_port={http_port}"]
+    log = tmp_path / "launch.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=ros_env(), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_port(http_port, proc, timeout=120)
+        client = FoxgloveTestClient.open(f"ws://127.0.0.1:{ws_port}")
+        try:
+            client.wait_for_channels(["/image", "/annotations", "/main_person", "/detections"])
+            client.subscribe(["/image", "/annotations", "/main_person"])
+            client.wait_for_data("/main_person", count=2, timeout=90)
+            got = client.collect(6.0)
+        finally:
+            client.close()
+        images = {client.decode(r).timestamp.ToNanoseconds() for r in got if r.topic == "/image"}
+        mains = [client.decode(r) for r in got if r.topic == "/main_person"]
+        annotations = {client.decode(r).timestamp.ToNanoseconds() for r in got if r.topic == "/annotations"}
+        assert len(mains) >= 2, f"only {len(mains)} main_person documents in 6 s"
+        for doc in mains:
+            schema.validate(doc)
+            assert doc["frame_id"] == clip_path.stem
+        stamps = {schema.stamp_to_ns(d["stamp"]) for d in mains}
+        # One annotation message per result, same stamp (the windows' edges may cut one pair).
+        assert len(annotations - stamps) <= 1 and len(stamps - annotations) <= 1 and len(stamps & annotations) >= 1
+        # ... and the frames with exactly those stamps (results of frames sent before the window don't count)
+        in_window = {t for t in stamps if t >= min(images)}
+        assert len(in_window) >= 2 and len(in_window & images) >= len(in_window) - 1
+
+        result = open_page(f"http://127.0.0.1:{http_port}/", tmp_path / "real.png", min_frames=2, require_main=False)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    state = result["state"]
+    assert state["errors"] == [] and result["consoleErrors"] == []
+    shown = json.loads(result["mainJson"])
+    schema.validate(shown)
+    assert shown["frame_id"] == clip_path.stem and state["mainPersonReceived"] >= 1
+    # The canvas holds a real clip frame: sky-ish top, grey road bottom (synthetic street), not a blank canvas.
+    image = cv2.imread(str(tmp_path / "real.png"))
+    left, top, width, height = (int(v) for v in result["canvas"]["screenRect"])
+    canvas = image[top : top + height, left : left + width].astype(int)
+    road = canvas[int(height * 0.9), int(width * 0.05)]
+    assert np.abs(road - (90, 95, 100)).max() < 30, road
+    assert canvas.std() > 15
+    assert "Traceback" not in log.read_text()

@@ -32,6 +32,7 @@ const frames = new Map(); // stamp -> {bitmap, frameId}
 const detections = new Map(); // stamp -> detections doc
 const mains = new Map(); // stamp -> main_person doc
 let lastDrawnStamp = -1n;
+let lastDrawnBare = false;
 let lastResultAt = 0;
 
 function stampKey(sec, nsec) {
@@ -120,7 +121,9 @@ function sameBox(a, b) {
 function draw(stamp, bare) {
   const frame = frames.get(stamp);
   const main = bare ? null : mains.get(stamp);
-  if (state.paused || !frame || (!bare && !main) || stamp <= lastDrawnStamp) return;
+  if (state.paused || !frame || (!bare && !main)) return;
+  // Never go back in time; the same frame may be drawn again once its results arrive after a bare draw.
+  if (stamp < lastDrawnStamp || (stamp === lastDrawnStamp && (bare || !lastDrawnBare))) return;
   const det = bare ? null : detections.get(stamp);
   if (canvas.width !== frame.bitmap.width || canvas.height !== frame.bitmap.height) {
     canvas.width = frame.bitmap.width;
@@ -142,6 +145,7 @@ function draw(stamp, bare) {
     drawBox(mainBox, MAIN_COLOR, 3, label);
   }
   lastDrawnStamp = stamp;
+  lastDrawnBare = bare;
   state.framesDrawn += 1;
   state.displayLatencyMs = Date.now() - Number(stamp / 1000000n);
   state.lastDrawn = { stamp: stamp.toString(), seq: main ? main.seq : null, mainBox, boxes, bare };

@@ -1,13 +1,13 @@
 // Opens the zero-install page in headless Debian Chromium (playwright-core, no bundled browser), waits until
 // frames with a main person are drawn, screenshots the page and prints one JSON line describing what is on
 // screen: the page's own state, the main-person JSON shown, and canvas pixels sampled on and off the box.
-//   node web/test/view.mjs URL SCREENSHOT.png [min_frames] [timeout_ms]
+//   node web/test/view.mjs URL SCREENSHOT.png [min_frames] [timeout_ms] [require_main_person: 1|0]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pw from "playwright-core"; // CommonJS package: default import
 
-const [url, shot, minFrames = "5", timeoutMs = "30000"] = process.argv.slice(2);
+const [url, shot, minFrames = "5", timeoutMs = "30000", requireMain = "1"] = process.argv.slice(2);
 const chromium = process.env.CHROMIUM || "/usr/bin/chromium";
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), "ros-detect-chromium-"));
 const args = [
@@ -34,8 +34,12 @@ try {
   await page.goto(url);
   const started = Date.now();
   await page.waitForFunction(
-    (n) => window.rosDetectView && window.rosDetectView.framesDrawn >= n && window.rosDetectView.lastDrawn?.mainBox,
-    Number(minFrames),
+    ([n, main]) => {
+      const s = window.rosDetectView;
+      const stats = document.getElementById("stats").textContent; // bridge stats come once a second
+      return s && s.framesDrawn >= n && s.lastDrawn && (!main || s.lastDrawn.mainBox) && stats !== "";
+    },
+    [Number(minFrames), requireMain === "1"],
     { timeout: Number(timeoutMs), polling: 50 },
   );
   const waitedMs = Date.now() - started;
@@ -46,7 +50,7 @@ try {
     const canvas = document.getElementById("view");
     const ctx = canvas.getContext("2d");
     const px = (x, y) => Array.from(ctx.getImageData(Math.round(x), Math.round(y), 1, 1).data);
-    const [x1, y1, x2, y2] = s.lastDrawn.mainBox;
+    const [x1, y1, x2, y2] = s.lastDrawn.mainBox ?? [0, 0, 1, 1];
     const r = canvas.getBoundingClientRect();
     return {
       state: JSON.parse(JSON.stringify(s)),
