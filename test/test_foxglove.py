@@ -380,3 +380,17 @@ def test_layout_points_at_the_bridge_channels() -> None:
         assert topic == BRIDGE_STATS_TOPIC
         assert isinstance(_resolve(stats, field), (int, float)), path
     assert {"fps", "latency_ms.capture_to_main_person.p50"} <= {p.partition(".")[2] for p in plotted}
+
+
+@pytest.mark.parametrize("name", ["webcam.yaml", "video.yaml"])
+def test_shipped_parameter_files_match_the_declared_parameter_types(name: str) -> None:
+    from ros_detect.core.paths import config_dir
+    from ros_detect.core.ros_params import load_param_file, params_for
+    from ros_detect.nodes.foxglove_bridge import PARAMS
+
+    values = params_for([load_param_file(config_dir() / name)], "foxglove_bridge")
+    assert {"host", "port", "http_port", "jpeg_quality", "client_backlog"} <= set(values)
+    assert values["host"] == "127.0.0.1"  # loopback unless the user decides otherwise
+    for key, value in values.items():
+        assert key in PARAMS, f"{name}: unknown foxglove_bridge parameter {key}"
+        assert type(value) is type(PARAMS[key][0]), f"{name}: {key}={value!r} vs declared {PARAMS[key][0]!r}"
