@@ -37,5 +37,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 if [ "$WITH_TEST_DEPS" = 1 ] && [ -f web/package.json ] && [ ! -d web/node_modules/playwright-core ]; then
+  # Node >= 18 drives the browser test (playwright-core) and rebuilds the web page; Debian 12 ships 18.
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
   (cd web && npm ci --no-audit --no-fund --silent)
 fi
