@@ -165,3 +165,14 @@ def test_launched_graph_serves_foxglove_and_the_page_by_default(clip_path: Path,
     assert np.abs(road - (90, 95, 100)).max() < 30, road
     assert canvas.std() > 15
     assert "Traceback" not in log.read_text()
+
+
+def test_committed_bundle_is_built_from_the_current_source(tmp_path: Path) -> None:
+    """ros_detect/web/app.js is a build output kept in git: it must match `npm run build` of web/src/app.js."""
+    _require_browser_tools()
+    build = json.loads((REPO / "web" / "package.json").read_text())["scripts"]["build"]
+    out = tmp_path / "app.js"
+    cmd = build.replace("--outfile=../ros_detect/web/app.js", f"--outfile={out}")
+    proc = subprocess.run(f"npx --no-install {cmd}", shell=True, cwd=REPO / "web", capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == (REPO / "ros_detect" / "web" / "app.js").read_bytes(), "run `cd web && npm run build`"
