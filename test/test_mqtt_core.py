@@ -173,3 +173,22 @@ def test_publisher_submit_filters_and_rate_limits_without_network(caplog) -> Non
     snap = pub.snapshot()
     assert snap["received"] == 4 and snap["rate_limited"] == 1 and snap["buffered"] == 4 and snap["connected"] == 0
     assert pub.state == "starting"
+
+
+def test_source_from_frame_id_is_made_topic_safe_and_set_once() -> None:
+    from ros_detect.core.mqtt_client import MqttPublisher
+
+    pub = MqttPublisher(MqttConfig(), logging.getLogger())
+    pub.set_source("cams/front+#1")
+    assert pub.source_id == "cams_front__1"
+    pub.set_source("other")
+    assert pub.source_id == "cams_front__1"
+
+
+def test_bad_tls_file_fails_at_start_even_before_the_source_is_known(tmp_path) -> None:
+    from ros_detect.core.mqtt_client import MqttPublisher
+
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate")
+    with pytest.raises(ConfigError, match="TLS files rejected"):
+        MqttPublisher(MqttConfig(ca_file=str(garbage)), logging.getLogger()).start()

@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from ros_detect.core.errors import ConfigError
 from ros_detect.core.mqtt_buffer import Backoff, OutBuffer, Outgoing, RateLimiter
-from ros_detect.core.mqtt_config import OFFLINE, ONLINE, STATUS, STREAMS, MqttConfig, check_topic_level, topic
+from ros_detect.core.mqtt_config import OFFLINE, ONLINE, STATUS, STREAMS, MqttConfig, topic
 
 WINDOW = 20  # unacknowledged messages at a time (= paho's default max_inflight)
 
@@ -102,7 +102,11 @@ class MqttPublisher:
         return True
 
     def start(self) -> None:
-        """Connect in the background once the source id is known (now, or at `set_source`)."""
+        """Connect in the background once the source id is known (now, or at `set_source`).
+
+        TLS files are checked here, so a bad one is a start-up error even when the connection waits.
+        """
+        self._check_tls()
         self._started = True
         if self.source_id is not None:
             self._start_client()
@@ -111,10 +115,23 @@ class MqttPublisher:
         """Name the topic level from the first result's frame_id when no source_id was configured."""
         if self.source_id is not None:
             return
-        check_topic_level("source_id", source_id)
-        self.source_id = source_id
+        self.source_id = "".join("_" if ch in "/+#\0" else ch for ch in source_id) or "source"
         if self._started:
             self._start_client()
+
+    def _check_tls(self) -> None:
+        c = self.config
+        if not c.use_tls:
+            return
+        try:
+            context = ssl.create_default_context(cafile=c.ca_file or None)
+            if c.cert_file:
+                context.load_cert_chain(c.cert_file, c.key_file or None)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ConfigError(
+                f"MQTT TLS files rejected ({exc})",
+                "ca_file must hold PEM CA certificates; cert_file/key_file a matching PEM client certificate/key",
+            ) from None
 
     @property
     def state(self) -> str:

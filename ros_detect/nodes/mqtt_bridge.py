@@ -143,8 +143,10 @@ class MqttBridgeNode(Node):
             frame_id = json.loads(data).get("frame_id")
             if frame_id:
                 self.mqtt.set_source(str(frame_id))
-        except (ValueError, AttributeError, RosDetectError) as exc:
+        except (ValueError, AttributeError) as exc:
             self.get_logger().warning(f"MQTT: cannot take the topic level from frame_id: {exc}")
+        except Exception as exc:  # never let the MQTT side take the ROS executor down
+            self.get_logger().error(f"MQTT: cannot start the client: {exc}")
 
     def _refresh_stats(self, window: StatsWindow) -> None:
         snap = self.mqtt.snapshot()
