@@ -277,12 +277,15 @@ class GraphRunner:
             # a live graph normally ends with Ctrl-C/SIGTERM; a video stopped early is "interrupted"
             self.stop_reason = "complete" if self.spec.mode == "webcam" else "interrupted"
         finally:
-            wall = time.perf_counter() - t0
+            t_end = time.perf_counter()
+            wall = t_end - t0
             self._stop_procs(procs)
             for node in nodes:
                 close_node(node)
             if self.recorder is not None:
                 self.recorder.close()
+                if self.recorder.t_first is not None:  # like `ros-detect video`: from the first frame, not start-up
+                    wall = t_end - self.recorder.t_first
                 summary = self._summary(outputs, wall, detector_node)
             executor.shutdown(timeout_sec=1.0)
             if outputs is not None:

@@ -40,7 +40,7 @@ class GraphRecorder:
         self.detections_received = 0
         self.frame_id: str | None = None
         self.first_doc_meta: dict[str, Any] | None = None
-        self.t_start = time.perf_counter()
+        self.t_first: float | None = None  # first frame seen: wall time excludes graph start-up and model load
 
     @property
     def main_person_received(self) -> int:
@@ -51,12 +51,18 @@ class GraphRecorder:
         while len(store) > self.buffer:
             store.popitem(last=False)
 
+    def _started(self) -> None:
+        if self.t_first is None:
+            self.t_first = time.perf_counter()
+
     def on_image(self, stamp_ns: int, image: np.ndarray) -> None:
+        self._started()
         self.images_received += 1
         if self.video is not None:
             self._bounded_put(self.images, stamp_ns, np.array(image))  # copy: the message buffer is reused
 
     def on_detections(self, doc: dict[str, Any]) -> None:
+        self._started()
         self.detections_received += 1
         self.det_writer.write(doc)
         self.frame_id = doc.get("frame_id")

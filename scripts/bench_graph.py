@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""One process (executor) vs one process per node: throughput of `ros-detect launch video`, side by side.
+
+    .venv/bin/python scripts/bench_graph.py [--frames 24] [--repeat 2] [--model ...] [--threads 0]
+
+Runs are interleaved (one, multi, one, multi, ...) so load from other programs hits both alike.
+Random-init weights: the figures are about the graph, not detection quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ros_detect.core.synthetic import generate_clip
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=24)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--model", default="fasterrcnn_resnet50_fpn")
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-graph-"))
+    clip = generate_clip(tmp / "clip.mp4", frames=args.frames)
+    env = os.environ | {"ROS_DOMAIN_ID": str(random.randint(1, 100)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    results: dict[str, list[dict]] = {"one": [], "multi": []}
+    for i in range(args.repeat):
+        for mode in ("one", "multi"):
+            out = tmp / f"{mode}{i}"
+            cmd = [sys.executable, "-m", "ros_detect.cli", "launch", "video", str(clip), "-o", str(out), "--no-video"]
+            cmd += ["--processes", mode, "--weights", "none", "--model", args.model, "--threads", str(args.threads)]
+            cmd += ["--no-foxglove", "--no-mqtt"]
+            subprocess.run(cmd, env=env, check=True, capture_output=True)
+            s = json.loads((out / "summary.json").read_text())
+            results[mode].append(s)
+            print(f"run {i} {mode:5s}: {s['fps']:.2f} fps, inference p50 {s['latency_ms']['inference']['p50']} ms")
+    print(f"\n{args.frames} frames, {args.model}, threads={args.threads or 'all'}, {os.cpu_count()} cpu")
+    print(f"{'':22s}{'one process':>14s}{'per node':>14s}")
+    for label, key in (
+        ("fps (wall, median)", None),
+        ("inference p50 ms", "inference"),
+        ("capture->main p50 ms", "total"),
+    ):
+        row = []
+        for mode in ("one", "multi"):
+            vals = [r["fps"] if key is None else r["latency_ms"][key]["p50"] for r in results[mode]]
+            row.append(statistics.median(vals))
+        print(f"{label:22s}{row[0]:>14.2f}{row[1]:>14.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
