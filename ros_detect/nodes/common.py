@@ -64,7 +64,20 @@ def make_qos(reliability: str, depth: int) -> QoSProfile:
     )
 
 
-def subscription_events(node: Node, topic: str) -> SubscriptionEventCallbacks:
+def subscribe(node: Node, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: QoSProfile) -> Any:
+    """create_subscription with QoS/lost-message logging; without the lost-message event where the RMW lacks it."""
+    from rclpy.event_handler import UnsupportedEventTypeError
+
+    try:
+        return node.create_subscription(
+            msg_type, topic, callback, qos, event_callbacks=subscription_events(node, topic)
+        )
+    except UnsupportedEventTypeError:
+        events = subscription_events(node, topic, lost=False)
+        return node.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
+
+
+def subscription_events(node: Node, topic: str, lost: bool = True) -> SubscriptionEventCallbacks:
     """Log incompatible QoS and lost messages instead of staying silent."""
     logger = node.get_logger()
 
@@ -74,10 +87,10 @@ def subscription_events(node: Node, topic: str) -> SubscriptionEventCallbacks:
             "no data will flow: align reliability/durability in the parameter file"
         )
 
-    def lost(info: Any) -> None:
+    def on_lost(info: Any) -> None:
         logger.warning(f"'{topic}': {info.total_count_change} message(s) lost (total {info.total_count})")
 
-    return SubscriptionEventCallbacks(incompatible_qos=incompatible, message_lost=lost)
+    return SubscriptionEventCallbacks(incompatible_qos=incompatible, message_lost=on_lost if lost else None)
 
 
 def publisher_events(node: Node, topic: str) -> PublisherEventCallbacks:

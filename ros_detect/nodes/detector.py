@@ -28,7 +28,7 @@ from ros_detect.nodes.common import (
     make_qos,
     publisher_events,
     string_msg,
-    subscription_events,
+    subscribe,
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
 
@@ -83,12 +83,8 @@ class DetectorNode(Node):
         self.info_sub = self.create_subscription(
             String, p["frame_info_topic"], self._on_info, make_qos("reliable", 100)
         )
-        self.image_sub = self.create_subscription(
-            Image,
-            p["image_topic"],
-            self._on_image,
-            make_qos(p["image_reliability"], p["image_depth"]),
-            event_callbacks=subscription_events(self, p["image_topic"]),
+        self.image_sub = subscribe(
+            self, Image, p["image_topic"], self._on_image, make_qos(p["image_reliability"], p["image_depth"])
         )
         log_parameters(self, p | {"weights_resolved": self.detector.weights_label})
 

@@ -20,7 +20,7 @@ from ros_detect.nodes.common import (
     make_qos,
     publisher_events,
     string_msg,
-    subscription_events,
+    subscribe,
 )
 
 NAME = "main_person"
@@ -50,13 +50,7 @@ class MainPersonNode(Node):
             event_callbacks=publisher_events(self, p["main_person_topic"]),
         )
         self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
-        self.sub = self.create_subscription(
-            String,
-            p["detections_topic"],
-            self._on_detections,
-            make_qos("reliable", p["depth"]),
-            event_callbacks=subscription_events(self, p["detections_topic"]),
-        )
+        self.sub = subscribe(self, String, p["detections_topic"], self._on_detections, make_qos("reliable", p["depth"]))
         log_parameters(self, p)
 
     def _on_detections(self, msg: String) -> None:
