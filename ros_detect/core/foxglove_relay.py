@@ -85,7 +85,8 @@ class FoxgloveRelay:
         except Exception as exc:  # the SDK raises a plain RuntimeError for a busy port
             raise ConfigError(
                 f"cannot start the Foxglove WebSocket server on {self.config.host}:{self.config.port}: {exc}",
-                "pick another port (foxglove_bridge parameter `port`) or stop the program using it",
+                "pick another port (e.g. `ros-detect launch ... -p foxglove_bridge.port=8775`), stop the program "
+                "using it, or start without the bridge (--no-foxglove, launch argument foxglove:=false)",
             ) from None
         for target, name in ((self._image_worker, "fox-image"), (self._doc_worker, "fox-docs")):
             thread = threading.Thread(target=target, name=name, daemon=True)

@@ -61,7 +61,7 @@ class WebPageServer:
         except OSError as exc:
             raise ConfigError(
                 f"cannot serve the web page on {host}:{port}: {exc.strerror}",
-                "pick another port (foxglove_bridge parameter `http_port`, 0 = any free port, -1 = no page)",
+                "pick another port (e.g. `-p foxglove_bridge.http_port=8776`; 0 = any free port, -1 = no page)",
             ) from None
         self.httpd.daemon_threads = True
         self.host = host
