@@ -394,3 +394,15 @@ def test_shipped_parameter_files_match_the_declared_parameter_types(name: str) -
     for key, value in values.items():
         assert key in PARAMS, f"{name}: unknown foxglove_bridge parameter {key}"
         assert type(value) is type(PARAMS[key][0]), f"{name}: {key}={value!r} vs declared {PARAMS[key][0]!r}"
+
+
+def test_page_server_busy_port_is_a_clear_error() -> None:
+    from ros_detect.core.foxglove_web import WebPageServer
+
+    first = WebPageServer("127.0.0.1", 0, ws_port=8765)
+    try:
+        with pytest.raises(ConfigError, match="web page") as err:
+            WebPageServer("127.0.0.1", first.port, ws_port=8765)
+        assert "http_port" in err.value.fix
+    finally:
+        first.close()
