@@ -79,6 +79,7 @@ def test_delivers_schema_valid_docs_in_order_with_online_then_offline(mosquitto:
     assert {m[0] for m in rec.messages} == {"ros_detect/t/main_person", "ros_detect/t/status"}
     pub.close()
     assert wait_until(lambda: rec.payloads("t/status")[-1:] == [b"offline"], 5)
+    assert rec.messages[-1][:2] == ("ros_detect/t/status", b"offline"), "nothing follows offline"
     late = MqttRecorder(mosquitto.port, "ros_detect/t/status")  # a late subscriber sees the retained status
     closing.append(late)
     assert wait_until(lambda: late.messages, 5)
