@@ -13,10 +13,11 @@ from ros_detect.core.errors import RosDetectError
 # name -> (module, one-line help). Modules are imported only when their subcommand runs.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "video": ("ros_detect.commands.video", "detect the main person in every frame of a video file"),
-    "bench": ("ros_detect.commands.bench", "benchmark every precision scheme side by side (latency, memory, agreement)"),
+    "bench": ("ros_detect.commands.bench", "benchmark every precision scheme side by side"),
     "launch": ("ros_detect.commands.launch", "run the ROS 2 node graph (video | webcam) without ros2 launch"),
-    "bench-mqtt": ("ros_detect.commands.bench_mqtt", "capture -> MQTT-receive latency p50/p99 (client, bridge; brokers)"),
+    "bench-mqtt": ("ros_detect.commands.bench_mqtt", "capture -> MQTT-receive latency p50/p99"),
     "bag": ("ros_detect.commands.bag", "record or play rosbag2 bags (MCAP / SQLite3) without ros2 bag"),
+    "serve-mjpeg": ("ros_detect.commands.serve_mjpeg", "serve a video as an MJPEG webcam on 127.0.0.1"),
 }
 
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  fix: {exc.fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: results processed so far are on disk", file=sys.stderr)
+        print("interrupted (anything already written is on disk)", file=sys.stderr)
         return 130
 
 
