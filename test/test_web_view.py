@@ -119,7 +119,7 @@ def test_launched_graph_serves_foxglove_and_the_page_by_default(clip_path: Path,
     ws_port, http_port = free_port(), free_port()
     cmd = [sys.executable, "-m", "ros_detect.cli", "launch", "video", str(clip_path), "--loop", "--duration", "90"]
     cmd += ["--weights", "none", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn", "--threads", "1"]
-    cmd += ["--proposals", "50", "--score-threshold", "0.01", "--no-mqtt"]
+    cmd += ["--proposals", "50", "--score-threshold", "0.3", "--no-mqtt"]  # few random-init boxes over the frame
     cmd += ["-p", f"foxglove_bridge.port={ws_port}", "-p", f"foxglove_bridge.http_port={http_port}"]
     log = tmp_path / "launch.log"
     with log.open("w") as out:
@@ -161,7 +161,7 @@ def test_launched_graph_serves_foxglove_and_the_page_by_default(clip_path: Path,
     image = cv2.imread(str(tmp_path / "real.png"))
     left, top, width, height = (int(v) for v in result["canvas"]["screenRect"])
     canvas = image[top : top + height, left : left + width].astype(int)
-    road = canvas[int(height * 0.9), int(width * 0.05)]
+    road = np.median(canvas[int(height * 0.85) : int(height * 0.95)].reshape(-1, 3), axis=0)
     assert np.abs(road - (90, 95, 100)).max() < 30, road
     assert canvas.std() > 15
     assert "Traceback" not in log.read_text()
