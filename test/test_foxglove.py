@@ -7,7 +7,6 @@ process publishing image / detections / main_person / stats with deterministic c
 from __future__ import annotations
 
 import json
-import re
 import statistics
 import threading
 import time
@@ -309,7 +308,7 @@ def test_stalled_client_does_not_slow_the_pipeline_or_other_clients(tmp_path: Pa
     assert statistics.median(gaps) < 2.0 / rate
     assert pipeline["fps"] >= 0.9 * rate, pipeline
     assert rss_after - rss_before < 64 * 2**20, "bridge memory grew while a client stalled"
-    assert re.search(r"foxglove_bridge", (tmp_path / "bridge.log").read_text())
+    assert "Traceback" not in (tmp_path / "bridge.log").read_text()
 
 
 def test_bridge_refuses_a_busy_port_with_problem_and_fix(tmp_path: Path) -> None:
