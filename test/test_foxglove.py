@@ -405,3 +405,30 @@ def test_page_server_busy_port_is_a_clear_error() -> None:
         assert "http_port" in err.value.fix
     finally:
         first.close()
+
+
+def test_relay_drops_and_counts_frames_the_encoder_cannot_take() -> None:
+    """A burst faster than JPEG encoding: on_image returns at once, surplus frames are dropped and counted."""
+    relay = FoxgloveRelay(RelayConfig(port=0, image_queue=2)).start()
+    client = FoxgloveTestClient.open(f"ws://127.0.0.1:{relay.port}")
+    try:
+        client.wait_for_channels(["/image"])
+        client.subscribe(["/image"])
+        deadline = time.monotonic() + 5
+        while not relay.channels.image.has_sinks() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        frame = np.random.default_rng(0).integers(0, 256, (240, 427, 3), dtype=np.uint8)
+        t0 = time.perf_counter()
+        for i in range(200):
+            relay.on_image(frame, 1_000 + i, "cam")
+        burst_s = time.perf_counter() - t0
+        received = client.collect(1.0)
+        doc = relay.stats_doc()
+    finally:
+        client.close()
+        relay.close()
+    encoded, dropped = doc["counters"]["jpeg_encoded"], doc["counters"]["image_dropped"]
+    assert burst_s < 0.2, f"200 on_image calls took {burst_s:.3f} s: the producer waited"
+    assert dropped > 0 and doc["dropped"] >= dropped
+    assert encoded + dropped == 200 and len(received) == encoded
+    assert received[-1].log_time == 1_000 + 199  # the newest frame always gets through
