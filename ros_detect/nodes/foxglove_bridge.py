@@ -70,7 +70,8 @@ class FoxgloveBridgeNode(Node):
             raise
 
         docs_qos = make_qos("reliable", p["doc_depth"])
-        topics = {k: self.resolve_topic_name(p[k]) for k in ("image_topic", "detections_topic", "main_person_topic")}
+        keys = ("image_topic", "detections_topic", "main_person_topic", "stats_topic")
+        topics = {k: self.resolve_topic_name(p[k]) for k in keys}  # absolute names for log lines
         self.create_subscription(
             Image,
             p["image_topic"],
@@ -88,7 +89,7 @@ class FoxgloveBridgeNode(Node):
                 p[key],
                 lambda msg, h=handler: h(msg.data),
                 docs_qos,
-                event_callbacks=subscription_events(self, p[key]),
+                event_callbacks=subscription_events(self, topics[key]),
             )
         self.stats_pub = self.create_publisher(String, p["stats_topic"], 10)
         if p["stats_period_s"] > 0:
