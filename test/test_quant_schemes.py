@@ -43,7 +43,7 @@ def env(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def frames():
-    return synthetic_frames(2)
+    return synthetic_frames(1)
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coco-images", help="COCO-format image directory (mAP with pretrained weights)")
     parser.add_argument("--coco-annotations", help="COCO-format annotation JSON")
     parser.add_argument("--coco-limit", type=int, default=0, help="evaluate only the first N images")
+    parser.add_argument("--resummarise", action="store_true", help="redo table/JSON/CSV/PNG from OUTPUT/runs")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -72,9 +73,9 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ros_detect.core.bench import run_bench
+    from ros_detect.core.bench import resummarise, run_bench
 
-    report = run_bench(config_from_args(args))
+    report = resummarise(Path(args.output)) if args.resummarise else run_bench(config_from_args(args))
     print(f"results: {', '.join(report['files'].values())}")
     failed = [v["name"] for v in report["variants"] if v.get("status") == "failed"]
     return 1 if failed else 0

@@ -306,7 +306,19 @@ def run_bench(cfg: BenchConfig, progress: Any = print) -> dict[str, Any]:
             progress(f"  {v.name}: {entry['status']}: {entry.get('error')}")
         report["variants"].append(entry)
     report["bench_wall_s"] = round(time.perf_counter() - t_start, 1)
-    _summarise(report, work, cfg)
+    (work / "raw_report.json").write_text(json.dumps(report, default=float))
+    return _finish(report, out, cfg, progress)
+
+
+def resummarise(output_dir: Path, progress: Any = print) -> dict[str, Any]:
+    """Recompute the summaries, table, CSV and plot from a finished run's raw measurements."""
+    report = json.loads((Path(output_dir) / "runs" / "raw_report.json").read_text())
+    cfg = BenchConfig(**{k: v for k, v in report["config"].items() if k in BenchConfig.__dataclass_fields__})
+    return _finish(report, Path(output_dir), cfg, progress)
+
+
+def _finish(report: dict[str, Any], out: Path, cfg: BenchConfig, progress: Any) -> dict[str, Any]:
+    _summarise(report, out / "runs", cfg)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(report, indent=1, default=float))
     write_csv(report, out / "results.csv")

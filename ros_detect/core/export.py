@@ -25,10 +25,12 @@ INPUT_NAME = "image"
 DETECTION_OUTPUTS = ["boxes", "scores", "labels"]
 FEATURE_OUTPUTS = ["fpn_0", "fpn_1", "fpn_2", "fpn_3", "fpn_pool"]
 INPUT_SHAPE = (3, OUTPUT_SIZE[1], OUTPUT_SIZE[0])  # 3 x 240 x 427
+PADDED = (256, 448)  # the batch size torchvision pads 240x427 to (multiples of 32)
 
 
 def _wrapper(model: Any) -> Any:
     import torch
+    from torchvision.models.detection.image_list import ImageList
 
     class DetectorWithFeatures(torch.nn.Module):
         def __init__(self, detector: Any) -> None:
@@ -37,12 +39,14 @@ def _wrapper(model: Any) -> Any:
 
         def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
             det = self.detector
-            original_size = [(image.shape[-2], image.shape[-1])]
-            images, _ = det.transform([image])
+            # At the native size torchvision's resize is the identity (scale 1.0), but its traced ONNX form
+            # rounds the width to 426 and resamples the whole frame: normalise and pad here instead.
+            x = det.transform.normalize(image)
+            x = torch.nn.functional.pad(x, (0, PADDED[1] - INPUT_SHAPE[2], 0, PADDED[0] - INPUT_SHAPE[1]))[None]
+            images = ImageList(x, [(INPUT_SHAPE[1], INPUT_SHAPE[2])])
             features = det.backbone(images.tensors)
             proposals, _ = det.rpn(images, features)
-            detections, _ = det.roi_heads(features, proposals, images.image_sizes)
-            out = det.transform.postprocess(detections, images.image_sizes, original_size)[0]
+            out = det.roi_heads(features, proposals, images.image_sizes)[0][0]
             return (out["boxes"], out["scores"], out["labels"], *features.values())
 
     return DetectorWithFeatures(model).eval()

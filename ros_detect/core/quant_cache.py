@@ -26,7 +26,7 @@ from ros_detect.core.calibration import (
 from ros_detect.core.paths import cache_dir
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # bump when a builder changes what it writes
 
 
 def get_calibration(ctx: Any) -> tuple[list[np.ndarray], str]:
