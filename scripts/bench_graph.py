@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,20 +40,33 @@ def main() -> int:
             cmd = [sys.executable, "-m", "ros_detect.cli", "launch", "video", str(clip), "-o", str(out), "--no-video"]
             cmd += ["--processes", mode, "--weights", "none", "--model", args.model, "--threads", str(args.threads)]
             cmd += ["--no-foxglove", "--no-mqtt"]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run(cmd, env=env, check=True, capture_output=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
             s = json.loads((out / "summary.json").read_text())
+            # CPU time of every process of the run (node processes are waited for by the launcher):
+            # less sensitive than wall time to other programs on a shared machine.
+            s["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             results[mode].append(s)
-            print(f"run {i} {mode:5s}: {s['fps']:.2f} fps, inference p50 {s['latency_ms']['inference']['p50']} ms")
+            print(
+                f"run {i} {mode:5s}: {s['fps']:.2f} fps, inference p50 {s['latency_ms']['inference']['p50']} ms, "
+                f"CPU {s['cpu_s']:.1f} s, load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
     print(f"\n{args.frames} frames, {args.model}, threads={args.threads or 'all'}, {os.cpu_count()} cpu")
     print(f"{'':22s}{'one process':>14s}{'per node':>14s}")
     for label, key in (
+        ("CPU s per run (median)", "cpu"),
         ("fps (wall, median)", None),
         ("inference p50 ms", "inference"),
         ("capture->main p50 ms", "total"),
     ):
         row = []
         for mode in ("one", "multi"):
-            vals = [r["fps"] if key is None else r["latency_ms"][key]["p50"] for r in results[mode]]
+            vals = [
+                r["fps"] if key is None else r["cpu_s"] if key == "cpu" else r["latency_ms"][key]["p50"]
+                for r in results[mode]
+            ]
             row.append(statistics.median(vals))
         print(f"{label:22s}{row[0]:>14.2f}{row[1]:>14.2f}")
     return 0

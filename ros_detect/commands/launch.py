@@ -37,7 +37,9 @@ DRAIN_TIMEOUT_S = 10.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mode", choices=sorted(MODES), help="video: every frame of a file; webcam: live, latest wins")
     parser.add_argument("input", nargs="?", help="video file (video) or camera index / device / stream URL (webcam)")
-    parser.add_argument("--source", dest="source_opt", help="same as INPUT (webcam: --source http://host/stream)")
+    parser.add_argument(
+        "--source", dest="source_opt", metavar="INPUT", help="same as INPUT (webcam: --source http://host/stream)"
+    )
     parser.add_argument("-o", "--output", help="also write main_person.jsonl, detections.jsonl, annotated.mp4, summary")
     parser.add_argument("--config", action="append", type=Path, help="parameter file(s) (default config/<mode>.yaml)")
     parser.add_argument("--namespace", default="", help="ROS namespace for every node (moves the whole graph)")
@@ -259,11 +261,10 @@ class GraphRunner:
                 executor.spin_once(timeout_sec=0.1)
                 if finished():
                     break
-                for proc in procs[1:]:
+                for spec, proc in zip(self.spec.nodes[1:], procs[1:], strict=False):
                     if proc.poll() is not None:
                         raise ConfigError(
-                            f"node process {proc.args[-1] if proc.args else '?'} exited early (code {proc.returncode})",
-                            "see its error above",
+                            f"node {spec.name} exited early (code {proc.returncode})", "see its error above"
                         )
                 if deadline is not None and time.monotonic() > deadline:
                     self.stop_reason = "complete" if self.spec.mode == "webcam" else "stopped"
