@@ -165,6 +165,8 @@ def test_stream_that_never_answers_fails_fast(tmp_path):
 
 
 def test_stream_stopping_mid_run_keeps_frames_and_fails(tmp_path):
+    import time
+
     from helpers.mjpeg import MjpegServer
 
     out = tmp_path / "o"
@@ -175,15 +177,16 @@ def test_stream_stopping_mid_run_keeps_frames_and_fails(tmp_path):
             stderr=subprocess.PIPE,
             text=True,
         )
-        lines_file = out / "main_person.jsonl"
-        import time
-
+        # Every frame of a live stream is processed in this job, so cut the camera after a few frames:
+        # frames already in the socket buffer are still processed, then the job must end.
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and (not lines_file.exists() or len(lines_file.read_text().splitlines()) < 3):
-            time.sleep(0.2)
-        cam.stop()
-    _, stderr = proc.communicate(timeout=300)  # frames already queued (<= 8) are still processed
-    lines = lines_file.read_text().splitlines()
+        while time.monotonic() < deadline and cam.frames_sent < 8 and proc.poll() is None:
+            time.sleep(0.05)
+    try:
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    lines = (out / "main_person.jsonl").read_text().splitlines()
     summary = json.loads((out / "summary.json").read_text())
     assert proc.returncode == 2 and "stopped after" in stderr and "Traceback" not in stderr
-    assert summary["status"] == "stream-ended" and summary["frames_processed"] == len(lines) >= 3
+    assert summary["status"] == "stream-ended" and summary["frames_processed"] == len(lines) >= 1
