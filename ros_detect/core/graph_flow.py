@@ -126,3 +126,44 @@ def frame_info_doc(seq: int, stamp_ns: int, frame_id: str, media_time_s: float |
         "media_time_s": media_time_s,
         "decode_ms": round(float(decode_ms), 3),
     }
+
+
+class FrameInfoTracker:
+    """Matches images to their frame_info by capture stamp and counts frames that never reached the consumer.
+
+    Every frame the source publishes has one frame_info (reliable), while images travel latest-wins, so a
+    frame_info that is older than an image already processed from the same source, and was never matched,
+    is a frame replaced or lost on the way: counted once as dropped. This holds whichever of the two
+    messages the executor hands over first (frame_info may arrive after a newer image was processed).
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.cache = FrameInfoCache(size)
+        self.last_stamp: dict[str, int] = {}  # newest processed image per source
+        self.unmatched: OrderedDict[int, None] = OrderedDict()  # processed images whose frame_info was late
+        self.dropped = 0
+
+    def on_info(self, stamp_ns: int, info: dict[str, Any]) -> int:
+        """Store a frame_info; returns how many frames it proves dropped (0 or 1)."""
+        frame_id = str(info.get("frame_id", ""))
+        if stamp_ns <= self.last_stamp.get(frame_id, -1):
+            if self.unmatched.pop(stamp_ns, "absent") is None:
+                return 0  # the late frame_info of an image already processed
+            self.dropped += 1
+            return 1
+        self.cache.put(stamp_ns, info)
+        return 0
+
+    def on_image(self, stamp_ns: int, frame_id: str) -> tuple[dict[str, Any] | None, int]:
+        """(frame_info of this image or None, frames of the same source it proves dropped)."""
+        info = self.cache.pop(stamp_ns)
+        older = [s for s, doc in self.cache._by_stamp.items() if s < stamp_ns and doc.get("frame_id") == frame_id]
+        for s in older:
+            self.cache.pop(s)
+        if info is None:
+            self.unmatched[stamp_ns] = None
+            while len(self.unmatched) > self.cache.size:
+                self.unmatched.popitem(last=False)
+        self.last_stamp[frame_id] = max(stamp_ns, self.last_stamp.get(frame_id, -1))
+        self.dropped += len(older)
+        return info, len(older)

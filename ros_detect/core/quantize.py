@@ -87,7 +87,7 @@ def build_int8_dynamic(model: Any, spec: Any, ctx: BuildContext) -> Backend:
     entry, meta = load_or_build(entry_dir(ctx, "int8-dynamic"), build, ctx)
     if meta["cache_hit"]:
         quantize_box_head_dynamic(model)
-        model.roi_heads.load_state_dict(torch.load(entry / "roi_heads.pt", weights_only=False))
+        model.roi_heads.load_state_dict(torch.load(entry / "roi_heads.pt", weights_only=True))
     return _QuantBackend(model, entry, meta)
 
 
@@ -164,7 +164,7 @@ def build_int8_static(model: Any, spec: Any, ctx: BuildContext) -> Backend:
             prepared(inputs[0])
         model.backbone = convert_fx(prepared)
         quantize_box_head_dynamic(model)
-        state = torch.load(entry / "q.pt", weights_only=False)
+        state = torch.load(entry / "q.pt", weights_only=True)
         model.backbone.load_state_dict(state["backbone"])
         model.roi_heads.load_state_dict(state["roi_heads"])
     return _QuantBackend(model, entry, meta)

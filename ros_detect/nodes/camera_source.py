@@ -22,6 +22,7 @@ from ros_detect.core.sources import ASPECT_MODES, OUTPUT_SIZE, VideoSource, sour
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     StatsPublisher,
+    check_parameters,
     declare_parameters,
     log_parameters,
     make_qos,
@@ -51,6 +52,16 @@ class CameraSourceNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
         p = declare_parameters(self, PARAMS)
+        check_parameters(
+            self,
+            p,
+            {
+                "max_fps": (lambda v: v >= 0, "0 (as the camera delivers) or a positive rate"),
+                "open_timeout_s": (lambda v: v > 0, "a positive number of seconds, e.g. 5.0"),
+                "reconnect_initial_s": (lambda v: v > 0, "a positive number of seconds, e.g. 0.5"),
+                "reconnect_max_s": (lambda v: v >= p["reconnect_initial_s"], "at least reconnect_initial_s, e.g. 5.0"),
+            },
+        )
         self.params = p
         self.source_id = p["source_id"] or source_id(p["input"])
         self.seq = 0
@@ -61,7 +72,7 @@ class CameraSourceNode(Node):
         self.image_pub = self.create_publisher(
             Image,
             p["image_topic"],
-            make_qos(p["image_reliability"], p["image_depth"]),
+            make_qos(p["image_reliability"], p["image_depth"], "image_depth"),
             event_callbacks=publisher_events(self, p["image_topic"]),
         )
         self.info_pub = self.create_publisher(String, p["frame_info_topic"], make_qos("reliable", 100))

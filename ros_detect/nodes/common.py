@@ -9,7 +9,8 @@ from typing import Any
 
 import rclpy
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
@@ -35,7 +36,14 @@ def declare_parameters(node: Node, spec: ParamSpec) -> dict[str, Any]:
 
     values: dict[str, Any] = {}
     for name, (default, description) in spec.items():
-        node.declare_parameter(name, default, ParameterDescriptor(description=description))
+        try:
+            node.declare_parameter(name, default, ParameterDescriptor(description=description))
+        except ParameterException as exc:  # e.g. `-p proposals:=abc`: rclpy raises, a user needs problem + fix
+            raise ConfigError(
+                f"{node.get_name()}: parameter '{name}' has the wrong type or value ({str(exc).splitlines()[0]})",
+                f"give '{name}' a {type(default).__name__} value like its default {default!r} "
+                f"(-p {name}:={_ros_literal(default)} or the parameter file)",
+            ) from None
         value = node.get_parameter(name).value
         if isinstance(default, float) and isinstance(value, int):
             value = float(value)
@@ -43,19 +51,37 @@ def declare_parameters(node: Node, spec: ParamSpec) -> dict[str, Any]:
     return values
 
 
+def _ros_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return repr(value) if value else "''"
+    return str(value)
+
+
+def check_parameters(node: Node, values: dict[str, Any], rules: dict[str, tuple[Callable[[Any], bool], str]]) -> None:
+    """Refuse to start on an out-of-range value: rules name -> (is_valid, what a valid value is)."""
+    for name, (ok, expected) in rules.items():
+        if not ok(values[name]):
+            raise ConfigError(
+                f"{node.get_name()}: parameter '{name}' = {values[name]!r} is out of range",
+                f"set '{name}' to {expected}",
+            )
+
+
 def log_parameters(node: Node, values: dict[str, Any]) -> None:
     shown = " ".join(f"{k}={v!r}" for k, v in sorted(values.items()))
     node.get_logger().info(f"started {node.get_fully_qualified_name()} with {shown}")
 
 
-def make_qos(reliability: str, depth: int) -> QoSProfile:
+def make_qos(reliability: str, depth: int, name: str = "QoS depth") -> QoSProfile:
     """KEEP_LAST(depth) with `reliable` or `best_effort` (REP-2003: sensor data best effort)."""
     reliability = reliability.lower().replace("-", "_")
     policies = {"reliable": ReliabilityPolicy.RELIABLE, "best_effort": ReliabilityPolicy.BEST_EFFORT}
     if reliability not in policies:
         raise ConfigError(f"unknown QoS reliability {reliability!r}", "use reliable or best_effort")
     if depth < 1:
-        raise ConfigError(f"QoS depth must be >= 1, got {depth}", "use e.g. 1 (latest wins) or 10")
+        raise ConfigError(f"{name} must be >= 1, got {depth}", f"set {name} to e.g. 1 (latest wins) or 10")
     return QoSProfile(
         history=HistoryPolicy.KEEP_LAST,
         depth=int(depth),
@@ -134,7 +160,9 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         with rclpy.init(args=args):
             node = factory()
             try:
-                executor = SingleThreadedExecutor()
+                # two threads: a node's default callback group stays serial; a second group (the detector's
+                # frame_info) runs beside a long callback
+                executor = MultiThreadedExecutor(num_threads=2)
                 executor.add_node(node)
                 done = getattr(node, "done_future", None)
                 if done is not None:
@@ -145,6 +173,10 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
                 close_node(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except ParameterException as exc:  # a parameter set after start-up: problem + fix, never a traceback
+        print(f"error: parameter problem: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print("  fix: give the parameter the type and range of its default (ros2 param describe)", file=sys.stderr)
+        code = 2
     except RosDetectError as exc:
         print(f"error: {exc.problem}", file=sys.stderr)
         if exc.fix:

@@ -3,21 +3,23 @@
 Frame facts the Image message cannot carry (seq, media time, decode time) come from the source's
 `frame_info` side topic, matched by capture stamp; without it (a foreign camera driver, an image-only
 bag) frames are numbered in arrival order. Frames older than max_age_ms are dropped and counted
-(webcam mode); seq gaps (frames replaced under latest-wins QoS) are counted as dropped too.
+(webcam mode); frames replaced under latest-wins QoS (a frame_info whose image never came) are counted too.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from ros_detect.core.detector import Detector, DetectorConfig
-from ros_detect.core.graph_flow import FrameInfoCache, SeqGapCounter
+from ros_detect.core.graph_flow import FrameInfoTracker
 from ros_detect.core.models import REFERENCE_MODEL, ModelSpec
 from ros_detect.core.schema import detections_doc
 from ros_detect.nodes.common import (
@@ -72,8 +74,7 @@ class DetectorNode(Node):
             threads=p["threads"],
         )
         self.detector = Detector(config)  # slow (model build): done before subscribing
-        self.info = FrameInfoCache()
-        self.gaps: dict[str, SeqGapCounter] = {}
+        self.info = FrameInfoTracker()  # also counts frames replaced before they got here (latest wins)
         self.arrival_seq = 0
         self.stale = 0
         self.pub = self.create_publisher(
@@ -82,34 +83,50 @@ class DetectorNode(Node):
         self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
         self.stats.extra = lambda w: w.set_counter("stale", self.stale)
         # frame_info first: when both are ready the executor takes the older subscription first
+        # its own callback group: frame_info keeps flowing while a frame is in inference (multi-threaded
+        # executor), so the tracker sees every frame the source published and counts the ones replaced
+        self._info_lock = threading.Lock()
         self.info_sub = self.create_subscription(
-            String, p["frame_info_topic"], self._on_info, make_qos("reliable", 100)
+            String,
+            p["frame_info_topic"],
+            self._on_info,
+            make_qos("reliable", 100),
+            callback_group=MutuallyExclusiveCallbackGroup(),
         )
         self.image_sub = subscribe(
-            self, Image, p["image_topic"], self._on_image, make_qos(p["image_reliability"], p["image_depth"])
+            self,
+            Image,
+            p["image_topic"],
+            self._on_image,
+            make_qos(p["image_reliability"], p["image_depth"], "image_depth"),
         )
         log_parameters(self, p | {"weights_resolved": self.detector.weights_label})
 
     def _on_info(self, msg: String) -> None:
         try:
             info = json.loads(msg.data)
-            self.info.put(int(info["stamp_ns"]), info)
+            stamp = int(info["stamp_ns"])
+            with self._info_lock:
+                dropped = self.info.on_info(stamp, info)
         except (ValueError, KeyError, TypeError):
             self.get_logger().warning("malformed frame_info message ignored")
+            return
+        if dropped:
+            self.stats.window.drop(dropped)
 
     def _on_image(self, msg: Image) -> None:
         t_start = time.time_ns()
         capture_ns = stamp_ns(msg.header)
         frame_id = msg.header.frame_id or "source"
-        info = self.info.pop(capture_ns)
+        with self._info_lock:
+            info, dropped = self.info.on_image(capture_ns, frame_id)
+        if dropped:
+            self.stats.window.drop(dropped)
         if info is not None:
             seq, media_time_s, decode_ms = int(info["seq"]), info.get("media_time_s"), float(info["decode_ms"])
         else:
             seq, media_time_s, decode_ms = self.arrival_seq, None, 0.0
         self.arrival_seq += 1
-        gap = self.gaps.setdefault(frame_id, SeqGapCounter()).update(seq)
-        if gap:
-            self.stats.window.drop(gap)
         wait_ms = (t_start - capture_ns) / 1e6
         if self.params["max_age_ms"] > 0 and wait_ms > self.params["max_age_ms"]:
             self.stale += 1

@@ -69,7 +69,7 @@ class FoxgloveBridgeNode(Node):
             self.relay.close()
             raise
 
-        docs_qos = make_qos("reliable", p["doc_depth"])
+        docs_qos = make_qos("reliable", p["doc_depth"], "doc_depth")
         keys = ("image_topic", "detections_topic", "main_person_topic", "stats_topic")
         topics = {k: self.resolve_topic_name(p[k]) for k in keys}  # absolute names for log lines
         self.create_subscription(

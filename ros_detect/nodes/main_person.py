@@ -46,11 +46,13 @@ class MainPersonNode(Node):
         self.pub = self.create_publisher(
             String,
             p["main_person_topic"],
-            make_qos("reliable", p["depth"]),
+            make_qos("reliable", p["depth"], "depth"),
             event_callbacks=publisher_events(self, p["main_person_topic"]),
         )
         self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
-        self.sub = subscribe(self, String, p["detections_topic"], self._on_detections, make_qos("reliable", p["depth"]))
+        self.sub = subscribe(
+            self, String, p["detections_topic"], self._on_detections, make_qos("reliable", p["depth"], "depth")
+        )
         log_parameters(self, p)
 
     def _on_detections(self, msg: String) -> None:

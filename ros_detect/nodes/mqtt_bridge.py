@@ -104,7 +104,7 @@ class MqttBridgeNode(Node):
             self, p["stats_topic"], p["stats_period_s"], StatsWindow(self.get_fully_qualified_name())
         )
         self.stats.extra = self._refresh_stats
-        qos = make_qos("reliable", p["depth"])
+        qos = make_qos("reliable", p["depth"], "depth")
         for stream, name in (
             ("main_person", p["main_person_topic"]),
             ("detections", p["detections_topic"]),

@@ -22,6 +22,7 @@ from ros_detect.core.sources import ASPECT_MODES, OUTPUT_SIZE, Frame, VideoSourc
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     StatsPublisher,
+    check_parameters,
     declare_parameters,
     log_parameters,
     make_qos,
@@ -56,6 +57,16 @@ class VideoSourceNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
         p = declare_parameters(self, PARAMS)
+        check_parameters(
+            self,
+            p,
+            {
+                "max_in_flight": (lambda v: v >= 1, "1 or more, e.g. 3"),
+                "rate": (lambda v: v >= 0, "0 (as fast as the detector) or a positive speed, e.g. 1.0"),
+                "start_frame": (lambda v: v >= 0, "0 or a later frame index"),
+                "result_timeout_s": (lambda v: v >= 0, "0 (wait forever) or a positive number of seconds"),
+            },
+        )
         self.params = p
         if not p["input"]:
             raise InputError("video_source has no input", "set the `input` parameter (launch: input:=/path/video.mp4)")
@@ -77,7 +88,7 @@ class VideoSourceNode(Node):
         self.t_created = time.monotonic()
         self.done_future = Future()
 
-        qos = make_qos(p["image_reliability"], p["image_depth"])
+        qos = make_qos(p["image_reliability"], p["image_depth"], "image_depth")
         self.image_pub = self.create_publisher(
             Image,
             p["image_topic"],
