@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,6 +130,7 @@ class GraphRunner:
         self.meta: Any = None
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.stop_reason = "complete"
+        self.param_dir: Path | None = None  # multi-process parameter file (may hold the MQTT password)
 
     # -- outputs ------------------------------------------------------------------------------------
     def _make_recorder(self) -> Any:
@@ -281,6 +283,8 @@ class GraphRunner:
             t_end = time.perf_counter()
             wall = t_end - t0
             self._stop_procs(procs)
+            if self.param_dir is not None:  # never leave a copy of the parameters (passwords) in /tmp
+                shutil.rmtree(self.param_dir, ignore_errors=True)
             for node in nodes:
                 close_node(node)
             if self.recorder is not None:
@@ -305,7 +309,7 @@ class GraphRunner:
         return cls(namespace=self.spec.namespace or None, parameter_overrides=overrides, context=ctx)
 
     def _spawn(self) -> list[subprocess.Popen]:
-        tmp = Path(tempfile.mkdtemp(prefix="ros-detect-launch-"))
+        tmp = self.param_dir = Path(tempfile.mkdtemp(prefix="ros-detect-launch-"))  # mode 0700
         params_file = dump_param_file(tmp / "params.yaml", {n.name: n.params for n in self.spec.nodes})
         procs = []
         for spec in self.spec.nodes:  # source first: main() exits when it finishes

@@ -104,8 +104,15 @@ def subscribe(node: Node, msg_type: Any, topic: str, callback: Callable[[Any], N
 
 
 def subscription_events(node: Node, topic: str, lost: bool = True) -> SubscriptionEventCallbacks:
-    """Log incompatible QoS and lost messages instead of staying silent."""
+    """Log incompatible QoS, lost messages, and publishers going away / coming back instead of staying silent."""
     logger = node.get_logger()
+
+    def matched(info: Any) -> None:
+        # an upstream node that crashed or was stopped shows here (a killed one after the DDS lease, ~20 s)
+        if info.current_count_change < 0:
+            logger.warning(f"'{topic}': a publisher went away ({info.current_count} left); waiting for it to return")
+        elif info.current_count_change > 0 and info.total_count > info.current_count_change:
+            logger.info(f"'{topic}': a publisher is back ({info.current_count} now); resuming")
 
     def incompatible(info: Any) -> None:
         logger.error(
@@ -116,7 +123,9 @@ def subscription_events(node: Node, topic: str, lost: bool = True) -> Subscripti
     def on_lost(info: Any) -> None:
         logger.warning(f"'{topic}': {info.total_count_change} message(s) lost (total {info.total_count})")
 
-    return SubscriptionEventCallbacks(incompatible_qos=incompatible, message_lost=on_lost if lost else None)
+    return SubscriptionEventCallbacks(
+        incompatible_qos=incompatible, message_lost=on_lost if lost else None, matched=matched if lost else None
+    )
 
 
 def publisher_events(node: Node, topic: str) -> PublisherEventCallbacks:

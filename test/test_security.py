@@ -1,0 +1,191 @@
+"""Security defaults: servers on loopback, no secrets in logs or left on disk, safe checkpoint loading,
+and a clean SIGTERM of the multi-process graph with nothing left running.
+
+One real `ros-detect launch webcam --processes multi` run with both bridges on (the MQTT bridge starts its
+own broker, the Foxglove bridge serves the WebSocket and the page): every TCP socket that listens in the
+whole process tree is inspected with psutil while it runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+from helpers.mjpeg import MjpegServer, free_port
+from helpers.ros import ros_env
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "pw-Zq81-never-logged"
+LOOPBACK = {"127.0.0.1", "::1"}
+FAST = [
+    "--weights", "none", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "--threads", "1", "--proposals", "100", "--score-threshold", "0.01",
+]  # fmt: skip
+
+
+def _listening(pids: list[int]) -> list[tuple[str, str, int]]:
+    """(process name, ip, port) of every listening TCP socket of these processes."""
+    out = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            conns = proc.net_connections(kind="tcp")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        out += [(proc.name(), c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN]
+    return out
+
+
+def _tree(pid: int) -> list[int]:
+    try:
+        root = psutil.Process(pid)
+        return [pid, *(p.pid for p in root.children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.fixture(scope="module")
+def graph_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
+    tmp = tmp_path_factory.mktemp("security")
+    mqtt_port = free_port()
+    secrets = tmp / "my_mqtt.yaml"  # as the README tells users: credentials in a parameter file of their own
+    secrets.write_text(
+        "/**/mqtt_bridge:\n  ros__parameters:\n"
+        f'    port: {mqtt_port}\n    username: robot7\n    password: "{SECRET}"\n'
+        "    autostart_broker: mosquitto\n"
+    )
+    cam = MjpegServer(fps=10.0).start()
+    cmd = [
+        sys.executable, "-m", "ros_detect.cli", "launch", "webcam", "--source", cam.url, "--processes", "multi",
+        "--config", str(ROOT / "config" / "webcam.yaml"), "--config", str(secrets),
+        "--mqtt", "--foxglove", "-p", "foxglove_bridge.port=0", "-p", "foxglove_bridge.http_port=0",
+        "-o", str(tmp / "out"), "--no-video", *FAST,
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=ros_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    mains = tmp / "out" / "main_person.jsonl"
+    listening: list[tuple[str, str, int]] = []
+    pids: list[int] = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            pids = _tree(proc.pid)
+            listening = _listening(pids)
+            names = {name for name, _, _ in listening}
+            if mains.exists() and len(mains.read_text().splitlines()) >= 3 and "mosquitto" in names:
+                if len(listening) >= 3:  # Foxglove WebSocket + page + broker
+                    break
+            time.sleep(1.0)
+        running = proc.poll() is None
+        pids = _tree(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        cam.stop()
+    time.sleep(2.0)
+    left = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    return {
+        "running": running,
+        "listening": listening,
+        "pids": pids,
+        "left": left,
+        "returncode": proc.returncode,
+        "output": output,
+        "mains": mains,
+    }
+
+
+@pytest.mark.ros
+def test_every_listening_socket_of_the_graph_is_loopback(graph_run: dict[str, Any]) -> None:
+    assert graph_run["running"], graph_run["output"][-3000:]
+    listening = graph_run["listening"]
+    names = [name for name, _, _ in listening]
+    assert "mosquitto" in names and len(listening) >= 3, listening  # the broker, the WebSocket and the page
+    exposed = [sock for sock in listening if sock[1] not in LOOPBACK]
+    assert exposed == [], f"servers reachable from the network: {exposed}"
+
+
+@pytest.mark.ros
+def test_sigterm_stops_multi_process_graph_flushed_and_leaves_no_process(graph_run: dict[str, Any]) -> None:
+    output = graph_run["output"]
+    assert graph_run["returncode"] == 0, output[-3000:]
+    assert len(graph_run["pids"]) >= 5, graph_run["pids"]  # launch + 5 node processes (+ mosquitto)
+    assert graph_run["left"] == [], f"orphans after SIGTERM: {graph_run['left']}"
+    assert "Traceback" not in output
+    summary = json.loads((graph_run["mains"].parent / "summary.json").read_text())
+    lines = graph_run["mains"].read_text().splitlines()
+    assert summary["graph"]["main_person_messages"] == len(lines) >= 3  # flushed: the file has what was counted
+
+
+@pytest.mark.ros
+def test_mqtt_password_never_logged_nor_left_on_disk(graph_run: dict[str, Any]) -> None:
+    output = graph_run["output"]
+    assert "password='***'" in output, output[-3000:]  # the bridge logs its parameters, masked
+    assert SECRET not in output
+    # the multi-process launcher hands parameters to its nodes in a private temp file: removed at exit
+    leaked = [p for p in Path("/tmp").glob("ros-detect-launch-*/*.yaml") if SECRET in p.read_text(errors="ignore")]
+    assert leaked == []
+
+
+class _Exploit:
+    """A pickle that runs code when loaded with weights_only=False."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.write_text, (self.marker, "pwned"))
+
+
+def test_malicious_checkpoint_is_refused_without_running_its_code(tmp_path: Path) -> None:
+    from ros_detect.core.errors import WeightsError
+    from ros_detect.core.weights import load_state_dict
+
+    marker, evil = tmp_path / "pwned", tmp_path / "evil.pth"
+    evil.write_bytes(pickle.dumps({"backbone.weight": _Exploit(marker)}))
+    with pytest.raises(WeightsError, match="cannot read weights file"):
+        load_state_dict(evil)
+    assert not marker.exists()
+
+
+def test_every_torch_load_in_the_product_is_weights_only() -> None:
+    calls = []
+    for path in (ROOT / "ros_detect").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "load":
+                owner = getattr(node.func.value, "id", "")
+                if owner == "torch":
+                    kw = {k.arg: k.value for k in node.keywords}
+                    safe = isinstance(kw.get("weights_only"), ast.Constant) and kw["weights_only"].value is True
+                    calls.append((f"{path.relative_to(ROOT)}:{node.lineno}", safe))
+    assert calls, "no torch.load found: the scan is broken"
+    assert [c for c, safe in calls if not safe] == []
+
+
+def test_servers_default_to_loopback() -> None:
+    """The declared defaults: a server only faces the network when someone configures it to."""
+    from ros_detect.core.mqtt_config import MqttConfig
+    from ros_detect.core.soak_camera import SoakCamera
+
+    assert MqttConfig().host == "127.0.0.1"
+    cam = SoakCamera(fps=5.0)
+    try:
+        assert cam._httpd.server_address[0] == "127.0.0.1"
+    finally:
+        cam._httpd.server_close()
+    pytest.importorskip("rclpy")
+    from ros_detect.nodes.foxglove_bridge import PARAMS
+
+    assert PARAMS["host"][0] == "127.0.0.1"
