@@ -114,7 +114,6 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if job["mode"] == "build":
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         return result
-    detector.detect(frames[0])  # second warm-up on real content (allocator, caches)
     hooks = _stage_hooks(backend)
     latency, cpu, stages, substages, outputs = [], [], [], [], []
     for frame in frames:
