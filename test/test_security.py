@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import json
-import pickle
 import signal
 import subprocess
 import sys
@@ -150,14 +149,18 @@ class _Exploit:
 
 
 def test_malicious_checkpoint_is_refused_without_running_its_code(tmp_path: Path) -> None:
+    import torch
+
     from ros_detect.core.errors import WeightsError
     from ros_detect.core.weights import load_state_dict
 
     marker, evil = tmp_path / "pwned", tmp_path / "evil.pth"
-    evil.write_bytes(pickle.dumps({"backbone.weight": _Exploit(marker)}))
+    torch.save({"backbone.weight": _Exploit(marker)}, evil)  # a real torch checkpoint file
     with pytest.raises(WeightsError, match="cannot read weights file"):
         load_state_dict(evil)
     assert not marker.exists()
+    torch.load(evil, weights_only=False)  # what the refusal prevents: loading it the unsafe way runs its code
+    assert marker.read_text() == "pwned"
 
 
 def test_every_torch_load_in_the_product_is_weights_only() -> None:
