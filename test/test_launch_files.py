@@ -12,9 +12,11 @@ import ast
 import importlib
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -124,43 +126,94 @@ def test_launch_description_loads(path: Path) -> None:
     assert {"input", "namespace", "mqtt", "foxglove"} <= names
 
 
-@needs_launch
-def test_video_launch_runs_every_frame_and_shuts_down(clip_path: Path, tmp_path: Path) -> None:
-    """The real launch system starts the console scripts from an ament-style prefix; the launch ends by itself."""
+def _ament_prefix(tmp_path: Path, executables: tuple[str, ...]) -> Path:
+    """An ament-style install prefix whose lib/ros_detect/<exe> run this venv's console scripts."""
     prefix = tmp_path / "install"
     (prefix / "share/ament_index/resource_index/packages").mkdir(parents=True)
     (prefix / "share/ament_index/resource_index/packages/ros_detect").write_text("")
     (prefix / "share/ros_detect/config").mkdir(parents=True)
+    for config in (ROOT / "config").glob("*.yaml"):
+        (prefix / "share/ros_detect/config" / config.name).write_text(config.read_text())
     lib = prefix / "lib/ros_detect"
     lib.mkdir(parents=True)
     bindir = Path(sys.executable).parent
-    for exe in ("video_source", "detector", "main_person"):
+    for exe in executables:
         (lib / exe).write_text(f'#!/bin/sh\nexec {bindir / exe} "$@"\n')
         (lib / exe).chmod(0o755)
-    config = tmp_path / "fast.yaml"
-    config.write_text(
-        (ROOT / "config/video.yaml").read_text()
-        + textwrap.dedent("""
-        /**/detector:
-          ros__parameters: {threads: 1, proposals: 50}
-        """)
-    )
-    (prefix / "share/ros_detect/config/video.yaml").write_text(config.read_text())
-    script = textwrap.dedent(f"""
+    return prefix
+
+
+def _fast_config(tmp_path: Path, mode: str) -> Path:
+    config = tmp_path / f"fast-{mode}.yaml"
+    text = (ROOT / f"config/{mode}.yaml").read_text()
+    config.write_text(text.replace("threads: 0", "threads: 1").replace("proposals: 1000", "proposals: 50"))
+    return config
+
+
+def _launch_script(launch_file: str, arguments: dict[str, str]) -> str:
+    return textwrap.dedent(f"""
         import sys
         from launch import LaunchService
         from launch.actions import IncludeLaunchDescription
         from launch.launch_description_sources import PythonLaunchDescriptionSource
         ls = LaunchService()
         ls.include_launch_description(IncludeLaunchDescription(
-            PythonLaunchDescriptionSource({str(ROOT / "launch/video.launch.py")!r}),
-            launch_arguments={{"input": {str(clip_path)!r}, "weights": "none", "foxglove": "false",
-                               "model": "fasterrcnn_mobilenet_v3_large_320_fpn", "config": {str(config)!r}}}.items()))
+            PythonLaunchDescriptionSource({str(ROOT / "launch" / launch_file)!r}),
+            launch_arguments={arguments!r}.items()))
         sys.exit(ls.run())
     """)
+
+
+FAST_ARGS = {"weights": "none", "foxglove": "false", "mqtt": "false", "model": "fasterrcnn_mobilenet_v3_large_320_fpn"}
+
+
+@needs_launch
+def test_video_launch_runs_every_frame_and_shuts_down(clip_path: Path, tmp_path: Path) -> None:
+    """The real launch system starts the console scripts from an ament-style prefix; the launch ends by itself."""
+    prefix = _ament_prefix(tmp_path, ("video_source", "detector", "main_person"))
+    args = {"input": str(clip_path), "config": str(_fast_config(tmp_path, "video")), **FAST_ARGS}
     env = ros_env(AMENT_PREFIX_PATH=f"{prefix}{os.pathsep}{os.environ.get('AMENT_PREFIX_PATH', '')}")
+    script = _launch_script("video.launch.py", args)
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     assert "finished: 12 frames published, 12 results back, 0 lost" in output
     assert "Traceback" not in output
+
+
+@needs_launch
+def test_webcam_launch_runs_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    """webcam.launch.py against a served MJPEG stream, in a namespace; Ctrl-C (SIGINT to the process group)
+    stops every node cleanly, without ros2 launch having to escalate to SIGTERM/SIGKILL."""
+    from helpers.mjpeg import MjpegServer
+
+    prefix = _ament_prefix(tmp_path, ("camera_source", "detector", "main_person"))
+    env = ros_env(AMENT_PREFIX_PATH=f"{prefix}{os.pathsep}{os.environ.get('AMENT_PREFIX_PATH', '')}")
+    with MjpegServer(fps=10.0) as cam:
+        args = {"input": cam.url, "namespace": "door", "config": str(_fast_config(tmp_path, "webcam")), **FAST_ARGS}
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _launch_script("webcam.launch.py", args)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        lines: list[str] = []
+        deadline = time.monotonic() + 180
+        try:
+            while time.monotonic() < deadline:  # wait for the detector to be up and frames flowing
+                line = proc.stdout.readline()
+                lines.append(line)
+                if "started /door/detector" in line or not line:
+                    break
+            time.sleep(3.0)
+            os.killpg(proc.pid, signal.SIGINT)
+            rest, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    output = "".join(lines) + rest
+    assert "reading " + cam.url in output
+    assert output.count("process has finished cleanly") == 3, output
+    assert "escalating" not in output and "Traceback" not in output
