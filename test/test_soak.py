@@ -1,8 +1,9 @@
 """`ros-detect soak`: the webcam graph at camera rate for a bounded time, RSS sampled, latency and drops counted.
 
-The short run (about 60 s measured, 30 fps camera, random-init small model) is in the default suite and
-doubles as the burst test: the camera delivers frames far faster than the detector on these CPUs, so
-latest-frame-wins must keep latency flat while the replaced frames are counted in the detector's stats.
+The short run (about 60 s measured, 30 fps camera, random-init small model, one process per node, stopped
+with SIGINT and checked for leftover processes) is in the default suite and doubles as the burst test: the
+camera delivers frames far faster than the detector on these CPUs, so latest-frame-wins must keep latency
+flat while the replaced frames are counted in the detector's stats.
 The 10-minute soak with the product's default detector is `-m slow`.
 """
 
@@ -45,6 +46,7 @@ def _soak(out: Path, *args: str, timeout: float) -> tuple[subprocess.CompletedPr
 def short_soak(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, dict[str, Any]]:
     out = tmp_path_factory.mktemp("soak")
     args = ["--duration", str(SHORT_S), "--warmup", str(WARMUP_S), "--fps", str(CAMERA_FPS), "--sample-s", "1"]
+    args += ["--processes", "multi"]  # one process per node: per-node RSS, and SIGINT must leave none behind
     return _soak(out, *args, "--", *FAST, timeout=600)
 
 
@@ -57,6 +59,7 @@ def test_short_soak_memory_flat_and_clean_stop(short_soak: tuple[subprocess.Comp
     assert rss["samples"] >= SHORT_S // 2 and rss["window_s"] >= SHORT_S - 2
     assert rss["fitted_growth_mb"] <= rss["limit_mb"]
     assert report["launch_exit_code"] == 0 and report["leftover_processes"] == []
+    assert {"camera_source", "detector", "main_person"} <= set(report["rss_by_process_end_mb"])
     assert report["main_person_received"] > 0
     assert "RSS (process tree): start" in proc.stdout and "soak: PASS" in proc.stdout
 

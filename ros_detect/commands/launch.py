@@ -285,6 +285,7 @@ class GraphRunner:
             self._stop_procs(procs)
             if self.param_dir is not None:  # never leave a copy of the parameters (passwords) in /tmp
                 shutil.rmtree(self.param_dir, ignore_errors=True)
+            executor.shutdown(timeout_sec=2.0)  # running callbacks finish before their nodes are destroyed
             for node in nodes:
                 close_node(node)
             if self.recorder is not None:
@@ -292,7 +293,6 @@ class GraphRunner:
                 if self.recorder.t_first is not None:  # like `ros-detect video`: from the first frame, not start-up
                     wall = t_end - self.recorder.t_first
                 summary = self._summary(outputs, wall, detector_node)
-            executor.shutdown(timeout_sec=1.0)
             if outputs is not None:
                 outputs.destroy_node()
             if ctx.ok():

@@ -169,10 +169,10 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     try:
         with rclpy.init(args=args):
             node = factory()
+            # two threads: a node's default callback group stays serial; a second group (the detector's
+            # frame_info) runs beside a long callback
+            executor = MultiThreadedExecutor(num_threads=2)
             try:
-                # two threads: a node's default callback group stays serial; a second group (the detector's
-                # frame_info) runs beside a long callback
-                executor = MultiThreadedExecutor(num_threads=2)
                 executor.add_node(node)
                 done = getattr(node, "done_future", None)
                 if done is not None:
@@ -180,6 +180,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
                 else:
                     executor.spin()
             finally:
+                executor.shutdown(timeout_sec=2.0)  # callbacks finish before the node is destroyed under them
                 close_node(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
