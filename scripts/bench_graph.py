@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ros_detect.core.synthetic import generate_clip
@@ -41,22 +42,25 @@ def main() -> int:
             cmd += ["--processes", mode, "--weights", "none", "--model", args.model, "--threads", str(args.threads)]
             cmd += ["--no-foxglove", "--no-mqtt"]
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run(cmd, env=env, check=True, capture_output=True)
+            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            peak_rss = _wait_sampling_rss(proc)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             s = json.loads((out / "summary.json").read_text())
             # CPU time of every process of the run (node processes are waited for by the launcher):
             # less sensitive than wall time to other programs on a shared machine.
             s["cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            s["peak_rss_gb"] = peak_rss / 2**30
             results[mode].append(s)
             print(
                 f"run {i} {mode:5s}: {s['fps']:.2f} fps, inference p50 {s['latency_ms']['inference']['p50']} ms, "
-                f"CPU {s['cpu_s']:.1f} s, load {os.getloadavg()[0]:.1f}",
+                f"CPU {s['cpu_s']:.1f} s, peak RSS {s['peak_rss_gb']:.2f} GB, load {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     print(f"\n{args.frames} frames, {args.model}, threads={args.threads or 'all'}, {os.cpu_count()} cpu")
     print(f"{'':22s}{'one process':>14s}{'per node':>14s}")
     for label, key in (
         ("CPU s per run (median)", "cpu"),
+        ("peak RSS, all procs GB", "rss"),
         ("fps (wall, median)", None),
         ("inference p50 ms", "inference"),
         ("capture->main p50 ms", "total"),
@@ -64,12 +68,38 @@ def main() -> int:
         row = []
         for mode in ("one", "multi"):
             vals = [
-                r["fps"] if key is None else r["cpu_s"] if key == "cpu" else r["latency_ms"][key]["p50"]
+                r["fps"]
+                if key is None
+                else r["cpu_s"]
+                if key == "cpu"
+                else r["peak_rss_gb"]
+                if key == "rss"
+                else r["latency_ms"][key]["p50"]
                 for r in results[mode]
             ]
             row.append(statistics.median(vals))
         print(f"{label:22s}{row[0]:>14.2f}{row[1]:>14.2f}")
     return 0
+
+
+def _wait_sampling_rss(proc: subprocess.Popen) -> int:
+    """Wait for `proc`; return the peak of the summed RSS of it and its descendants (sampled every 0.2 s)."""
+    import psutil
+
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        total = 0
+        try:
+            for p in [root, *root.children(recursive=True)]:
+                total += p.memory_info().rss
+        except psutil.Error:
+            pass
+        peak = max(peak, total)
+        time.sleep(0.2)
+    if proc.returncode:
+        raise SystemExit(f"run failed with code {proc.returncode}")
+    return peak
 
 
 if __name__ == "__main__":
