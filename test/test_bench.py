@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from ros_detect.core.bench import resummarise
 from ros_detect.core.evaluation import coco_map
 from ros_detect.core.metrics import (
     FrameOutput,
@@ -56,6 +57,8 @@ def test_bench_smoke_writes_table_json_csv_plot(tmp_path):
     assert [r["variant"] for r in rows] == ["fp32", "int8-dynamic"]
     png = (out / "latency_vs_agreement.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    again = resummarise(out, progress=lambda _line: None)  # summaries are reproducible from the raw runs
+    assert [v["latency_ms"] for v in again["variants"]] == [v["latency_ms"] for v in report["variants"]]
 
 
 def _out(boxes, scores, labels) -> FrameOutput:

@@ -17,6 +17,7 @@ COLUMNS = [
     ("fps@1", 6, "fps_1", 2),
     ("fps@all", 7, "fps_all", 2),
     ("cpu ms", 7, "cpu_ms_per_frame", 0),
+    ("cpu@1 ms", 8, "cpu_ms_1thread", 0),
     ("RSS MB", 7, "peak_rss_mb", 0),
     ("size MB", 7, "size_mb", 0),
     ("load s", 6, "cached_load_s", 1),
@@ -61,6 +62,7 @@ def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
         "fps_1": fps.get("1"),
         "fps_all": fps.get(str(report["main_threads"])),
         "cpu_ms_per_frame": v["cpu_ms_per_frame"]["mean"],
+        "cpu_ms_1thread": v["cpu_ms_by_threads"].get("1"),  # CPU work per frame, least skewed by other load
         "peak_rss_mb": v["peak_rss_mb"],
         "size_mb": v["size_mb"],
         "cached_load_s": v["load"]["cached_load_s"],
@@ -90,6 +92,13 @@ def print_table(report: dict[str, Any], out: Callable[[str], Any] = print) -> No
     )
     if report.get("note"):
         out(f"NOTE: {report['note']}")
+    loads = [x for v in report["variants"] for r in v.get("runs", {}).values() for x in r.get("loadavg_1min", [])]
+    if loads and max(loads) > report["machine"]["cores"]:
+        out(
+            f"NOTE: the machine was shared (1-min load average {min(loads):.1f}-{max(loads):.1f} on "
+            f"{report['machine']['cores']} cores): wall-clock figures are inflated; 'cpu@1 ms' and 'min ms' are the "
+            "least affected"
+        )
     out(" ".join(name.rjust(w) if i else name.ljust(w) for i, (name, w, _, _) in enumerate(COLUMNS)))
     for v in report["variants"]:
         r = row(report, v)
@@ -103,7 +112,8 @@ def print_table(report: dict[str, Any], out: Callable[[str], Any] = print) -> No
         )
     out(
         "MP = main person vs fp32 (match: same person, IoU >= 0.5); det mAP: fp32 detections as ground truth; "
-        "SQNR: FPN features vs fp32; x seed / x fp32: p50 speed-up measured in this run."
+        "SQNR: FPN features vs fp32; cpu ms: CPU time per frame at all cores, cpu@1: at 1 thread; "
+        "x seed / x fp32: p50 speed-up measured in this run."
     )
 
 
