@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -133,14 +134,15 @@ def write_plot(report: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     rows = [r for r in (row(report, v) for v in report["variants"]) if r["status"] == "ok"]
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
     panels = (
         ("mp_match_fraction", "main person matches fp32 (fraction of frames)"),
         ("det_map_vs_fp32", "detection mAP, fp32 as ground truth"),
+        ("sqnr_db", "FPN feature SQNR vs fp32, dB (finite only)"),
     )
     for ax, (key, label) in zip(axes, panels, strict=True):
         for r in rows:
-            if r[key] is None:
+            if r[key] is None or not math.isfinite(r[key]):
                 continue
             ax.scatter(r["p50_ms"], r[key], s=30)
             ax.annotate(r["variant"], (r["p50_ms"], r[key]), fontsize=7, xytext=(3, 3), textcoords="offset points")
