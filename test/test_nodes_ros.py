@@ -129,3 +129,34 @@ def textwrap_listener() -> str:
         "while not got and time.time() < end: rclpy.spin_once(n, timeout_sec=0.1)\n"
         "print(got[-1] if got else ''); sys.exit(0 if got else 1)\n"
     )
+
+
+def test_incompatible_qos_is_logged(capfd: pytest.CaptureFixture[str]) -> None:
+    """A best-effort publisher on `detections` never reaches main_person's reliable subscription: say so."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String
+
+    from ros_detect.nodes.common import close_node
+    from ros_detect.nodes.main_person import MainPersonNode
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=int(ros_env()["ROS_DOMAIN_ID"]))
+    try:
+        mp = MainPersonNode(namespace="qos_test", context=ctx)
+        other = rclpy.create_node("best_effort_pub", namespace="qos_test", context=ctx)
+        other.create_publisher(String, "detections", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+        executor = SingleThreadedExecutor(context=ctx)
+        executor.add_node(mp)
+        executor.add_node(other)
+        deadline = time.monotonic() + 10
+        logged = ""
+        while time.monotonic() < deadline and "incompatible" not in logged:
+            executor.spin_once(timeout_sec=0.1)
+            logged += capfd.readouterr().err
+        close_node(mp)
+        other.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)
+    assert "QoS incompatible" in logged and "/qos_test/detections" in logged

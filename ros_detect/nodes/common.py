@@ -95,12 +95,13 @@ def subscribe(node: Node, msg_type: Any, topic: str, callback: Callable[[Any], N
     """create_subscription with QoS/lost-message logging; without the lost-message event where the RMW lacks it."""
     from rclpy.event_handler import UnsupportedEventTypeError
 
+    shown = node.resolve_topic_name(topic)  # the full name, so a namespaced graph's log says which one
     try:
         return node.create_subscription(
-            msg_type, topic, callback, qos, event_callbacks=subscription_events(node, topic)
+            msg_type, topic, callback, qos, event_callbacks=subscription_events(node, shown)
         )
     except UnsupportedEventTypeError:
-        events = subscription_events(node, topic, lost=False)
+        events = subscription_events(node, shown, lost=False)
         return node.create_subscription(msg_type, topic, callback, qos, event_callbacks=events)
 
 
