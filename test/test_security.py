@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,6 +56,8 @@ def _tree(pid: int) -> list[int]:
 @pytest.fixture(scope="module")
 def graph_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
+    if shutil.which("mosquitto") is None:
+        pytest.skip("needs mosquitto (scripts/setup.sh --test installs it)")
     tmp = tmp_path_factory.mktemp("security")
     mqtt_port = free_port()
     secrets = tmp / "my_mqtt.yaml"  # as the README tells users: credentials in a parameter file of their own
