@@ -152,7 +152,7 @@ def test_incompatible_qos_is_logged(capfd: pytest.CaptureFixture[str]) -> None:
         executor.add_node(other)
         deadline = time.monotonic() + 10
         logged = ""
-        while time.monotonic() < deadline and "incompatible" not in logged:
+        while time.monotonic() < deadline and "has QoS incompatible" not in logged:
             executor.spin_once(timeout_sec=0.1)
             logged += capfd.readouterr().err
         close_node(mp)
