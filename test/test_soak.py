@@ -118,3 +118,23 @@ def test_ten_minute_soak(tmp_path: Path) -> None:
     proc, report = _soak(tmp_path, "--duration", "600", "--warmup", "30", "--fps", "15", timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert report["rss"]["ok"] and report["leftover_processes"] == []
+
+
+def test_frame_info_tracker_counts_each_replaced_frame_once() -> None:
+    """The detector's drop count under latest-wins: whichever of frame_info and image arrives first."""
+    from ros_detect.core.graph_flow import FrameInfoTracker
+
+    t = FrameInfoTracker()
+    for stamp in range(1, 6):
+        assert t.on_info(stamp, {"seq": stamp, "frame_id": "cam"}) == 0
+    t.on_info(45, {"seq": 0, "frame_id": "other"})
+    info, dropped = t.on_image(5, "cam")  # frames 1-4 were replaced before the detector got to them
+    assert info is not None and info["seq"] == 5 and dropped == 4
+    info, dropped = t.on_image(10, "cam")  # its frame_info is late (executor order)
+    assert info is None and dropped == 0
+    assert t.on_info(8, {"seq": 8, "frame_id": "cam"}) == 1  # older than a processed image: replaced
+    assert t.on_info(10, {"seq": 10, "frame_id": "cam"}) == 0  # the late one of the processed image
+    assert t.on_info(11, {"seq": 11, "frame_id": "cam"}) == 0
+    assert t.on_image(11, "cam") == ({"seq": 11, "frame_id": "cam"}, 0)
+    assert t.dropped == 5
+    assert t.on_image(45, "other")[1] == 0  # another source's frames are its own business
