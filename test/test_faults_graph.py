@@ -113,7 +113,7 @@ def test_killed_detector_others_keep_running_log_it_and_restart_resumes(tmp_path
         t_kill = time.monotonic()
         procs = [main, camera]
         _wait_for(
-            lambda: "'detections': a publisher went away" in logs["main_person"].read_text(),
+            lambda: "detections': a publisher went away" in logs["main_person"].read_text(),
             60,
             "main_person to log that the detector went away",
             procs,
@@ -131,7 +131,7 @@ def test_killed_detector_others_keep_running_log_it_and_restart_resumes(tmp_path
         t_restart = time.monotonic()
         _wait_for(lambda: len(listener.mains) >= results_at_loss + 3, 180, "results after the restart", procs)
         _wait_for(
-            lambda: "'detections': a publisher is back" in logs["main_person"].read_text(),
+            lambda: "detections': a publisher is back" in logs["main_person"].read_text(),
             30,
             "main_person to log that the detector is back",
             procs,
