@@ -160,3 +160,31 @@ def test_incompatible_qos_is_logged(capfd: pytest.CaptureFixture[str]) -> None:
     finally:
         rclpy.shutdown(context=ctx)
     assert "QoS incompatible" in logged and "/qos_test/detections" in logged
+
+
+def test_video_source_loop_and_range_keep_seqs_unique(clip_path: Path) -> None:
+    """loop restarts at start_frame and keeps counting, so in-flight accounting never sees a seq twice."""
+    import rclpy
+
+    from ros_detect.nodes.common import close_node
+    from ros_detect.nodes.video_source import VideoSourceNode
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=int(ros_env()["ROS_DOMAIN_ID"]))
+    try:
+        overrides = [
+            Parameter("input", value=str(clip_path)),
+            Parameter("loop", value=True),
+            Parameter("start_frame", value=2),
+            Parameter("stop_frame", value=6),
+        ]
+        src = VideoSourceNode(parameter_overrides=overrides, context=ctx)
+        assert src.expected_frames == 4
+        seqs = []
+        for _ in range(10):
+            frame = src._next_frame()
+            seqs.append(frame.seq + src.seq_offset)
+        assert seqs == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11] and not src.ended
+        close_node(src)
+    finally:
+        rclpy.shutdown(context=ctx)
