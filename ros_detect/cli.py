@@ -19,7 +19,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench-pipeline": ("ros_detect.commands.bench_pipeline", "graph fps, speed-up vs seed, latency targets"),
     "bag": ("ros_detect.commands.bag", "record or play rosbag2 bags (MCAP / SQLite3) without ros2 bag"),
     "soak": ("ros_detect.commands.soak", "run the webcam graph for a bounded time: RSS trend, latency, drops"),
-    "soak": ("ros_detect.commands.soak", "run the webcam graph for a bounded time: RSS trend, latency, drops"),
     "serve-mjpeg": ("ros_detect.commands.serve_mjpeg", "serve a video as an MJPEG webcam on 127.0.0.1"),
 }
 
