@@ -286,6 +286,9 @@ class GraphRunner:
             if self.param_dir is not None:  # never leave a copy of the parameters (passwords) in /tmp
                 shutil.rmtree(self.param_dir, ignore_errors=True)
             executor.shutdown(timeout_sec=2.0)  # running callbacks finish before their nodes are destroyed
+            if nodes and outputs is not None and hasattr(nodes[-1], "stats"):
+                # the source's counters now, not its last 1 Hz stats message (in one process we can ask)
+                outputs.last_stats[nodes[-1].get_fully_qualified_name()] = nodes[-1].stats.current()
             for node in nodes:
                 close_node(node)
             if self.recorder is not None:

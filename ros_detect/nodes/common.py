@@ -151,10 +151,14 @@ class StatsPublisher:
         self.extra: Callable[[StatsWindow], None] | None = None  # refresh counters right before publishing
         self.timer = node.create_timer(period_s, self.publish) if period_s > 0 else None
 
-    def publish(self) -> dict[str, Any]:
+    def current(self) -> dict[str, Any]:
+        """The stats document as of now, without publishing it."""
         if self.extra is not None:
             self.extra(self.window)
-        doc = self.window.doc()
+        return self.window.doc()
+
+    def publish(self) -> dict[str, Any]:
+        doc = self.current()
         self.pub.publish(String(data=schema.dumps(doc)))
         return doc
 
