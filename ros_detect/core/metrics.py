@@ -13,6 +13,7 @@ import numpy as np
 from ros_detect.core.main_person import MainPersonConfig, MainPersonSelector
 from ros_detect.core.models import PERSON_CLASS_ID
 from ros_detect.core.schema import Detection
+from ros_detect.core.tracking import box_iou
 
 
 @dataclass
@@ -51,14 +52,6 @@ def feature_sqnr(reference: list[dict[str, np.ndarray]], other: list[dict[str, n
         np.concatenate([o[k].ravel() for o in other for k in keys]),
     )
     return out
-
-
-def box_iou(a: list[float] | np.ndarray, b: list[float] | np.ndarray) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def proxy_person_class(outputs: list[FrameOutput], trained: bool) -> int:
