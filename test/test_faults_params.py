@@ -42,6 +42,7 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
     "foxglove-negative-port": ("foxglove_bridge", ["-p", "port:=-5"], ["port", "0..65535"]),
     "foxglove-zero-quality": ("foxglove_bridge", ["-p", "jpeg_quality:=0", "-p", "port:=0"], ["jpeg_quality"]),
     "mqtt-wrong-type": ("mqtt_bridge", ["-p", "port:=mqtt"], ["port", "fix:"]),
+    "mqtt-password-wrong-type": ("mqtt_bridge", ["-p", "password:=424242"], ["'password'", "value not shown"]),
 }
 
 
@@ -83,3 +84,4 @@ def test_node_refuses_bad_parameter_naming_it_and_the_fix(case: str, results: di
     assert "error: " in proc.stderr and "  fix: " in proc.stderr, proc.stderr[-1500:]
     for word in CASES[case][2]:
         assert word in proc.stderr, f"{case}: {word!r} not in\n{proc.stderr[-1500:]}"
+    assert "424242" not in text  # a mistyped password is not echoed either

@@ -31,6 +31,9 @@ COMMON_PARAMS: ParamSpec = {
 }
 
 
+SECRET_WORDS = ("password", "secret", "token")
+
+
 def declare_parameters(node: Node, spec: ParamSpec) -> dict[str, Any]:
     """Declare typed parameters (with descriptions) and return their effective values."""
     from rcl_interfaces.msg import ParameterDescriptor
@@ -40,8 +43,11 @@ def declare_parameters(node: Node, spec: ParamSpec) -> dict[str, Any]:
         try:
             node.declare_parameter(name, default, ParameterDescriptor(description=description))
         except ParameterException as exc:  # e.g. `-p proposals:=abc`: rclpy raises, a user needs problem + fix
+            detail = str(exc).splitlines()[0]
+            if any(word in name for word in SECRET_WORDS):  # rclpy's message quotes the value: never print a secret
+                detail = f"expected a {type(default).__name__}; value not shown"
             raise ConfigError(
-                f"{node.get_name()}: parameter '{name}' has the wrong type or value ({str(exc).splitlines()[0]})",
+                f"{node.get_name()}: parameter '{name}' has the wrong type or value ({detail})",
                 f"give '{name}' a {type(default).__name__} value like its default {default!r} "
                 f"(-p {name}:={_ros_literal(default)} or the parameter file)",
             ) from None
