@@ -5,7 +5,7 @@ listens to its `main_person` and `stats` topics, and samples the RSS of the laun
 --sample-s seconds once --warmup seconds have passed after the first result. Prints and writes (soak.json)
 start/end RSS, the fitted slope, latency per quarter of the run and the frame counts (published, processed,
 dropped by latest-frame-wins). Exit 0: memory flat and a clean stop; 1: RSS grew beyond noise, the graph
-died, or processes were left behind.
+stopped with an error, or processes were left behind; 2: the graph could not start or died mid-run.
 """
 
 from __future__ import annotations
