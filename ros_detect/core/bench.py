@@ -378,4 +378,6 @@ def _summarise(report: dict[str, Any], work: Path, cfg: BenchConfig) -> None:
             if b:
                 v[key] = round(b["latency_ms"]["p50"] / v["latency_ms"]["p50"], 2)
                 v[f"{key}_min"] = round(b["latency_ms"]["min"] / v["latency_ms"]["min"], 2)
+                if "1" in v["cpu_ms_by_threads"] and "1" in b["cpu_ms_by_threads"]:  # CPU work: robust to other load
+                    v[f"{key}_cpu1"] = round(b["cpu_ms_by_threads"]["1"] / v["cpu_ms_by_threads"]["1"], 2)
                 v[f"{key}_fps_by_threads"] = {t: round(v["fps"][t] / b["fps"][t], 2) for t in v["fps"] if t in b["fps"]}

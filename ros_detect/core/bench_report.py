@@ -79,6 +79,8 @@ def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
         "speedup_vs_fp32": v.get("speedup_vs_fp32"),
         "speedup_vs_seed_min": v.get("speedup_vs_seed_min"),
         "speedup_vs_fp32_min": v.get("speedup_vs_fp32_min"),
+        "speedup_vs_seed_cpu1": v.get("speedup_vs_seed_cpu1"),
+        "speedup_vs_fp32_cpu1": v.get("speedup_vs_fp32_cpu1"),
         "coco_map_person": (v.get("coco") or {}).get("map_person"),
         "coco_map_all": (v.get("coco") or {}).get("map_all"),
         "schema_valid": v.get("schema_valid"),
