@@ -63,7 +63,7 @@ def generate_launch_description() -> LaunchDescription:
                 description="ROS 2 parameter file for all nodes",
             ),
             DeclareLaunchArgument("model", default_value="fasterrcnn_resnet50_fpn", description="detector model"),
-            DeclareLaunchArgument("precision", default_value="fp32", description="precision scheme"),
+            DeclareLaunchArgument("precision", default_value="openvino-int8", description="precision scheme"),
             DeclareLaunchArgument("weights", default_value="auto", description="auto | DEFAULT | none | file.pth"),
             DeclareLaunchArgument("rate", default_value="0.0", description="0 = as fast as possible, 1 = real time"),
             DeclareLaunchArgument("namespace", default_value="", description="namespace of the whole graph"),

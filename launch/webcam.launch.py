@@ -30,7 +30,7 @@ def generate_launch_description() -> LaunchDescription:
                 description="ROS 2 parameter file for all nodes",
             ),
             DeclareLaunchArgument("model", default_value="fasterrcnn_resnet50_fpn", description="detector model"),
-            DeclareLaunchArgument("precision", default_value="fp32", description="precision scheme"),
+            DeclareLaunchArgument("precision", default_value="openvino-int8", description="precision scheme"),
             DeclareLaunchArgument("weights", default_value="auto", description="auto | DEFAULT | none | file.pth"),
             DeclareLaunchArgument("namespace", default_value="", description="namespace of the whole graph"),
             DeclareLaunchArgument("mqtt", default_value="true", description="start mqtt_bridge"),

@@ -20,6 +20,8 @@ def test_bench_pipeline_smoke(tmp_path, clip_path):
             str(clip_path),
             "--weights",
             "none",
+            "--precision",
+            "fp32",
             "--proposals",
             "100",
             "--webcam-fps",

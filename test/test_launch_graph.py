@@ -25,7 +25,7 @@ pytestmark = pytest.mark.ros
 
 ROS_DETECT = [sys.executable, "-m", "ros_detect.cli"]
 FAST = [
-    "--weights", "none", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "--weights", "none", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn", "--precision", "fp32",
     "--threads", "1", "--proposals", "50", "--score-threshold", "0.01",
     "--no-mqtt", "--no-foxglove",
 ]  # fmt: skip

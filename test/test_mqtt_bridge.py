@@ -141,7 +141,8 @@ def test_webcam_graph_from_served_stream_through_a_broker_restart(env, tmp_path,
     out = tmp_path / "out"
     cmd = [
         sys.executable, "-m", "ros_detect.cli", "launch", "webcam", "--source", cam.url, "--no-foxglove",
-        "--duration", "12", "--weights", "none", "--threads", "1", "--proposals", "100", "-o", str(out),
+        "--duration", "12", "--weights", "none", "--precision", "fp32", "--threads", "1", "--proposals", "100",
+        "-o", str(out),
         "-p", f"mqtt_bridge.port={broker.port}", "-p", "mqtt_bridge.autostart_broker=none",
         "-p", "mqtt_bridge.reconnect_min_s=0.2", "-p", "mqtt_bridge.reconnect_max_s=1.0",
     ]  # fmt: skip

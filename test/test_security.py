@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRET = "pw-Zq81-never-logged"
 LOOPBACK = {"127.0.0.1", "::1"}
 FAST = [
-    "--weights", "none", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "--weights", "none", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn", "--precision", "fp32",
     "--threads", "1", "--proposals", "100", "--score-threshold", "0.01",
 ]  # fmt: skip
 

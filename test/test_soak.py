@@ -24,7 +24,7 @@ from ros_detect.core.soak import RssTrend, flow_counts, latency_quarters
 pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
 
 FAST = [
-    "--weights", "none", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "--weights", "none", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn", "--precision", "fp32",
     "--threads", "1", "--proposals", "100", "--no-mqtt", "--no-foxglove",
 ]  # fmt: skip
 SHORT_S, WARMUP_S, CAMERA_FPS = 60, 10, 30

@@ -14,7 +14,7 @@ import pytest
 from ros_detect.core import schema
 
 CLI = [sys.executable, "-m", "ros_detect.cli"]
-FAST = ["--weights", "none", "--proposals", "100", "--threads", "2", "--no-progress"]
+FAST = ["--weights", "none", "--precision", "fp32", "--proposals", "100", "--threads", "2", "--no-progress"]
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -190,3 +190,23 @@ def test_stream_stopping_mid_run_keeps_frames_and_fails(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert proc.returncode == 2 and "stopped after" in stderr and "Traceback" not in stderr
     assert summary["status"] == "stream-ended" and summary["frames_processed"] == len(lines) >= 1
+
+
+def test_default_precision_comes_from_the_shipped_config(clip_path, tmp_path):
+    """With no --precision/--proposals the job runs the deployed scheme of config/video.yaml end to end."""
+    from ros_detect.commands.common import deployed_detector_defaults
+
+    defaults = deployed_detector_defaults()
+    out = tmp_path / "o"
+    proc = run_cli(
+        "video", str(clip_path), "-o", str(out), "--weights", "none", "--stop-frame", "3", "--no-progress", timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["precision"] == defaults["precision"] == "openvino-int8"
+    assert summary["proposals"] == defaults["proposals"] == 300
+    assert summary["frames_processed"] == 3
+    for line in (out / "detections.jsonl").read_text().splitlines():
+        doc = json.loads(line)
+        schema.validate(doc)
+        assert doc["precision"] == "openvino-int8"

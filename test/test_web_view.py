@@ -118,7 +118,16 @@ def test_launched_graph_serves_foxglove_and_the_page_by_default(clip_path: Path,
     """`ros-detect launch video` (foxglove on by default) -> a Foxglove client and the page see the real graph."""
     ws_port, http_port = free_port(), free_port()
     cmd = [sys.executable, "-m", "ros_detect.cli", "launch", "video", str(clip_path), "--loop", "--duration", "90"]
-    cmd += ["--weights", "none", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn", "--threads", "1"]
+    cmd += [
+        "--weights",
+        "none",
+        "--model",
+        "fasterrcnn_mobilenet_v3_large_320_fpn",
+        "--threads",
+        "1",
+        "--precision",
+        "fp32",
+    ]
     cmd += ["--proposals", "50", "--score-threshold", "0.3", "--no-mqtt"]  # few random-init boxes over the frame
     cmd += ["-p", f"foxglove_bridge.port={ws_port}", "-p", f"foxglove_bridge.http_port={http_port}"]
     log = tmp_path / "launch.log"

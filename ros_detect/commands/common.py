@@ -3,20 +3,40 @@
 from __future__ import annotations
 
 import argparse
+from functools import lru_cache
+from typing import Any
 
 from ros_detect.core.detector import DetectorConfig
-from ros_detect.core.models import MODELS, REFERENCE_MODEL, ModelSpec
+from ros_detect.core.models import MODELS, ModelSpec
+from ros_detect.core.paths import config_dir
+from ros_detect.core.ros_params import load_param_file, params_for
+
+
+@lru_cache(maxsize=1)
+def deployed_detector_defaults() -> dict[str, Any]:
+    """The detector section of config/video.yaml: the CLI and the ROS graph share one set of defaults."""
+    try:
+        return params_for([load_param_file(config_dir() / "video.yaml")], "detector")
+    except OSError:
+        return {}
 
 
 def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("detector")
-    g.add_argument("--weights", default="auto", help="auto (default) | DEFAULT | none | /path/to/checkpoint.pth")
-    g.add_argument("--model", default=REFERENCE_MODEL, help=f"one of: {', '.join(MODELS)}")
-    g.add_argument("--precision", default="fp32", help="precision scheme (see README: fp32, seed, ...)")
-    g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    g.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
-    g.add_argument("--proposals", type=int, default=ModelSpec.proposals, help="RPN proposals kept per frame")
-    g.add_argument("--score-threshold", type=float, default=ModelSpec.score_threshold, help="minimum detection score")
+    d = {"weights": "auto", "model": ModelSpec.name, "precision": "fp32", "device": "auto", "threads": 0,
+         "proposals": ModelSpec.proposals, "score_threshold": ModelSpec.score_threshold}  # fmt: skip
+    d.update({k: v for k, v in deployed_detector_defaults().items() if k in d})
+    g = parser.add_argument_group("detector (defaults from config/video.yaml)")
+    g.add_argument(
+        "--weights", default=d["weights"], help=f"auto | DEFAULT | none | /path/to/checkpoint.pth ({d['weights']})"
+    )
+    g.add_argument("--model", default=d["model"], help=f"one of: {', '.join(MODELS)} ({d['model']})")
+    g.add_argument("--precision", default=d["precision"], help=f"precision scheme, see README ({d['precision']})")
+    g.add_argument("--device", default=d["device"], help="auto | cpu | cuda | cuda:N")
+    g.add_argument("--threads", type=int, default=int(d["threads"]), help="torch threads (0 = all cores)")
+    g.add_argument(
+        "--proposals", type=int, default=int(d["proposals"]), help=f"RPN proposals per frame ({d['proposals']})"
+    )
+    g.add_argument("--score-threshold", type=float, default=float(d["score_threshold"]), help="minimum detection score")
 
 
 def detector_config(args: argparse.Namespace) -> DetectorConfig:
