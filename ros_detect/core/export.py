@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 OPSET = 17
 INPUT_NAME = "image"
 DETECTION_OUTPUTS = ["boxes", "scores", "labels"]
-FEATURE_OUTPUTS = ["fpn_0", "fpn_1", "fpn_2", "fpn_3", "fpn_pool"]
+FEATURE_PREFIX = "fpn_"  # every graph output after the detections is one FPN level (count depends on the model)
 INPUT_SHAPE = (3, OUTPUT_SIZE[1], OUTPUT_SIZE[0])  # 3 x 240 x 427
 PADDED = (256, 448)  # the batch size torchvision pads 240x427 to (multiples of 32)
 
@@ -52,6 +52,15 @@ def _wrapper(model: Any) -> Any:
     return DetectorWithFeatures(model).eval()
 
 
+def feature_output_names(model: Any) -> list[str]:
+    """One output name per FPN level of this model's backbone (ResNet-50 FPN: 5, MobileNet FPN: 3)."""
+    import torch
+
+    with torch.no_grad():
+        levels = model.backbone(torch.zeros(1, 3, *PADDED)).keys()
+    return [f"{FEATURE_PREFIX}{k}" for k in levels]
+
+
 def export_onnx(model: Any, path: Path, example: Any) -> Path:
     """Export `model` (eval, fp32) to `path` traced on `example` (a 3x240x427 float tensor)."""
     import torch
@@ -67,7 +76,7 @@ def export_onnx(model: Any, path: Path, example: Any) -> Path:
             dynamo=False,
             opset_version=OPSET,
             input_names=[INPUT_NAME],
-            output_names=DETECTION_OUTPUTS + FEATURE_OUTPUTS,
+            output_names=DETECTION_OUTPUTS + feature_output_names(model),
             do_constant_folding=True,
         )
     return path

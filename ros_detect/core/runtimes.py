@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ros_detect.core.errors import ConfigError
-from ros_detect.core.export import DETECTION_OUTPUTS, FEATURE_OUTPUTS, INPUT_NAME, INPUT_SHAPE, export_onnx
+from ros_detect.core.export import DETECTION_OUTPUTS, FEATURE_PREFIX, INPUT_NAME, INPUT_SHAPE, export_onnx
 from ros_detect.core.precision import BuildContext
 from ros_detect.core.quant_cache import dir_size, entry_dir, get_calibration, load_or_build
 
@@ -77,14 +77,15 @@ class OnnxRuntimeBackend(_CachedBackend):
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.feature_names = [o.name for o in self.session.get_outputs() if o.name.startswith(FEATURE_PREFIX)]
 
     def infer(self, image: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         boxes, scores, labels = self.session.run(DETECTION_OUTPUTS, {INPUT_NAME: _as_input(image)})
         return boxes.astype(np.float32), scores.astype(np.float32), labels.astype(np.int64)
 
     def features(self, image: Any) -> dict[str, np.ndarray]:
-        feats = self.session.run(FEATURE_OUTPUTS, {INPUT_NAME: _as_input(image)})
-        return {name: f[0] for name, f in zip(FEATURE_OUTPUTS, feats, strict=True)}  # drop the batch axis
+        feats = self.session.run(self.feature_names, {INPUT_NAME: _as_input(image)})
+        return {name: f[0] for name, f in zip(self.feature_names, feats, strict=True)}  # drop the batch axis
 
 
 class OpenVinoBackend(_CachedBackend):
@@ -100,6 +101,7 @@ class OpenVinoBackend(_CachedBackend):
         self.compiled = core.compile_model(core.read_model(str(xml)), "CPU", config)
         self.request = self.compiled.create_infer_request()
         self.ports = {o.get_any_name(): o for o in self.compiled.outputs}
+        self.feature_names = [name for name in self.ports if name.startswith(FEATURE_PREFIX)]
 
     def _run(self, image: Any, names: list[str]) -> list[np.ndarray]:
         self.request.infer({INPUT_NAME: _as_input(image)})
@@ -110,8 +112,8 @@ class OpenVinoBackend(_CachedBackend):
         return boxes.astype(np.float32), scores.astype(np.float32), labels.astype(np.int64)
 
     def features(self, image: Any) -> dict[str, np.ndarray]:
-        feats = self._run(image, FEATURE_OUTPUTS)
-        return {name: f[0] for name, f in zip(FEATURE_OUTPUTS, feats, strict=True)}  # drop the batch axis
+        feats = self._run(image, self.feature_names)
+        return {name: f[0] for name, f in zip(self.feature_names, feats, strict=True)}  # drop the batch axis
 
 
 def _onnx_fp32_entry(model: Any, ctx: BuildContext) -> tuple[Path, dict[str, Any]]:

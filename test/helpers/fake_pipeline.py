@@ -109,6 +109,7 @@ def main() -> int:
     args = ap.parse_args()
 
     import rclpy
+    from rclpy._rclpy_pybind11 import RCLError
     from rclpy.executors import ExternalShutdownException
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
@@ -145,8 +146,8 @@ def main() -> int:
             node.create_timer(1.0, lambda: pub_stats.publish(String(data=schema.dumps(window.doc()))))
             while rclpy.ok() and time.monotonic() - t0 < args.duration:
                 rclpy.spin_once(node, timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException, RCLError):
+        pass  # SIGTERM/SIGINT: rclpy shuts the context down, possibly mid-spin (RCLError)
     elapsed = time.monotonic() - t0
     print(json.dumps({"published": published, "elapsed_s": round(elapsed, 3), "fps": published / elapsed}))
     sys.stdout.flush()
