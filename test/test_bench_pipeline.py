@@ -37,7 +37,7 @@ def test_bench_pipeline_smoke(tmp_path, clip_path):
     report = json.loads((out / "pipeline.json").read_text())
     figures = {row["figure"]: row for row in report["checks"]}
     assert set(figures) >= {
-        "video graph fps (all frames)",
+        "video graph fps (all frames, process per node)",
         "graph fps / seed fps",
         "graph fps / detector-alone fps",
         "webcam p50 capture->main_person / detector p50",
@@ -52,7 +52,7 @@ def test_bench_pipeline_smoke(tmp_path, clip_path):
     assert report["seed"]["fps"] > 0 and report["detector_alone"]["fps"] > 0
     assert "NOT A REAL RESULT" in report["weights"]
     for name in (
-        "video graph fps (all frames)",
+        "video graph fps (all frames, process per node)",
         "graph fps / seed fps",
         "webcam p50 capture->main_person / detector p50",
     ):

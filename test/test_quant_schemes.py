@@ -15,7 +15,7 @@ from ros_detect.core.bench_worker import backend_features
 from ros_detect.core.calibration import calibration_frames, frames_from_video, frames_identity, synthetic_frames
 from ros_detect.core.detector import Detector, DetectorConfig, bgr_to_tensor
 from ros_detect.core.errors import ConfigError
-from ros_detect.core.metrics import box_iou, feature_sqnr
+from ros_detect.core.metrics import INT8_FEATURE_SQNR_MIN_DB, box_iou, feature_sqnr
 from ros_detect.core.models import ModelSpec
 from ros_detect.core.quantize import cpu_has_bf16
 from ros_detect.core.schema import Detection, detections_doc, validate
@@ -25,9 +25,9 @@ SPEC = ModelSpec(weights="none", proposals=100, force_proposals=True, score_thre
 # Feature-level SQNR vs fp32 (backbone + FPN outputs, random-init weights). int8 keeps ~8 bits of
 # signal per tensor (~40 dB at best); the chain of ~50 quantised convs costs a few dB per stage.
 SQNR_MIN_DB = {
-    "int8-static": 15.0,
-    "onnx-int8": 15.0,
-    "openvino-int8": 15.0,
+    "int8-static": INT8_FEATURE_SQNR_MIN_DB,
+    "onnx-int8": INT8_FEATURE_SQNR_MIN_DB,
+    "openvino-int8": INT8_FEATURE_SQNR_MIN_DB,
     "onnx-fp32": 60.0,  # exporting must not change the float graph's numbers
     "openvino-fp32": 60.0,
 }

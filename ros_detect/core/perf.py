@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ros_detect.core.detector import Detector, DetectorConfig
+from ros_detect.core.metrics import INT8_FEATURE_SQNR_MIN_DB
 from ros_detect.core.models import REFERENCE_MODEL, ModelSpec, weights_enum_class
 from ros_detect.core.sources import VideoSource
 from ros_detect.core.weights import resolve_weights
@@ -98,7 +99,10 @@ def _detector_params(cfg: PerfConfig, trained: bool) -> list[str]:
 def graph_video(cfg: PerfConfig, trained: bool, work: Path) -> dict[str, Any]:
     """`ros-detect launch video` on the first `frames` frames; fps from the graph's own summary."""
     out = work / "graph_video"
+    # One process per node: OpenVINO releases the GIL, and in one process the other nodes' Python work
+    # competes with it (measured 2.55 vs 1.64 fps, README "ROS 2 graph").
     args = ["video", cfg.input, "-o", str(out), "--stop-frame", str(cfg.frames), "--no-foxglove", "--no-mqtt"]
+    args += ["--processes", "multi"]
     proc = _launch([*args, "--no-video", *_detector_params(cfg, trained)], timeout_s=60 + cfg.frames * 30)
     if proc.returncode != 0:
         raise RuntimeError(f"graph video run failed ({proc.returncode}): {proc.stderr[-1500:]}")
@@ -123,6 +127,7 @@ def graph_webcam(cfg: PerfConfig, trained: bool, work: Path) -> dict[str, Any]:
     out = work / "graph_webcam"
     with MjpegServer(fps=cfg.webcam_fps, video=cfg.input) as camera:
         args = ["webcam", "--source", camera.url, "-o", str(out), "--duration", str(cfg.webcam_seconds)]
+        args += ["--processes", "multi"]
         proc = _launch(
             [*args, "--no-video", "--no-foxglove", "--no-mqtt", *_detector_params(cfg, trained)],
             timeout_s=cfg.webcam_seconds + 180,
@@ -224,7 +229,7 @@ def _checks(alone: dict, seed: dict, video: dict, webcam: dict, guard: dict, cfg
     lat = webcam["capture_to_main_person_ms"]["p50"] or float("nan")
     det_p50 = webcam["detector_inference_ms"]["p50"] or float("nan")  # the same run's detector, same load
     rows = [
-        ("video graph fps (all frames)", graph_fps, ">= 15", graph_fps >= 15),
+        ("video graph fps (all frames, process per node)", graph_fps, ">= 15", graph_fps >= 15),
         ("graph fps / seed fps", graph_fps / seed["fps"], ">= 30x", graph_fps / seed["fps"] >= 30),
         ("graph fps / detector-alone fps", graph_fps / alone["fps"], ">= 0.95", graph_fps / alone["fps"] >= 0.95),
         ("webcam p50 capture->main_person / detector p50", lat / det_p50, "<= 1.3", lat / det_p50 <= 1.3),
@@ -242,8 +247,8 @@ def _checks(alone: dict, seed: dict, video: dict, webcam: dict, guard: dict, cfg
             {
                 "figure": "feature SQNR vs fp32 (dB)",
                 "value": round(value, 2) if np.isfinite(value) else value,
-                "target": ">= 20",
-                "met": bool(value >= 20),
+                "target": f">= {INT8_FEATURE_SQNR_MIN_DB:g}",  # the int8 fidelity bound of the quantisation tests
+                "met": bool(value >= INT8_FEATURE_SQNR_MIN_DB),
             }
         )
     elif "fraction_iou_ge_0.9" in guard:
