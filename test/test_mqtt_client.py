@@ -12,6 +12,7 @@ import pytest
 from helpers.mjpeg import free_port
 from helpers.mosquitto import Mosquitto, MqttRecorder, make_tls_files
 from helpers.mosquitto import mosquitto as mosquitto  # fixture
+from helpers.mqtt_feed import seqs, wait_until
 
 from ros_detect.core import schema
 from ros_detect.core.errors import ConfigError
@@ -40,19 +41,6 @@ def doc(seq: int) -> str:
 def publisher(port: int, **kw) -> MqttPublisher:
     kw = {"source_id": "t", "reconnect_min_s": 0.2, "reconnect_max_s": 1.0, **kw}
     return MqttPublisher(MqttConfig(port=port, **kw), logging.getLogger(LOG))
-
-
-def wait_until(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
-
-
-def seqs(rec: MqttRecorder) -> list[int]:
-    return [d["seq"] for d in rec.docs("/main_person")]
 
 
 @pytest.fixture
