@@ -89,7 +89,7 @@ class CameraSourceNode(Node):
         p = self.params
         delay = p["reconnect_initial_s"]
         min_period = 1.0 / p["max_fps"] if p["max_fps"] > 0 else 0.0
-        while not self._stop.is_set():
+        while not self._stopping():
             try:
                 self._source = VideoSource(p["input"], OUTPUT_SIZE, p["aspect"], open_timeout_s=p["open_timeout_s"])
             except RosDetectError as exc:
@@ -105,20 +105,29 @@ class CameraSourceNode(Node):
             self.stats.window.state = "running"
             last = 0.0
             for frame in self._source:
-                if self._stop.is_set():
+                if self._stopping():
                     break
                 if min_period and time.monotonic() - last < min_period:
                     self.skipped += 1
                     continue
                 last = time.monotonic()
-                self._publish(frame)
+                try:
+                    self._publish(frame)
+                except Exception:
+                    if not self._stopping():
+                        raise
+                    break  # Ctrl-C/SIGTERM shut the context down between the check and the publish
             self._source.close()
             self._source = None
-            if not self._stop.is_set():
+            if not self._stopping():
                 self.disconnects += 1
                 self.stats.window.state = "reconnecting"
                 self.get_logger().warning(f"{p['input']} stopped delivering frames; reconnecting")
                 self._stop.wait(delay)
+
+    def _stopping(self) -> bool:
+        """close() was called, or rclpy's signal handler already shut the context down."""
+        return self._stop.is_set() or not self.context.ok()
 
     def _publish(self, frame: Any) -> None:
         info = frame_info_doc(self.seq, frame.stamp_ns, self.source_id, None, frame.decode_ms)
