@@ -100,6 +100,9 @@ class FrameInfoCache:
     def pop(self, stamp_ns: int) -> dict[str, Any] | None:
         return self._by_stamp.pop(stamp_ns, None)
 
+    def has(self, stamp_ns: int) -> bool:
+        return stamp_ns in self._by_stamp
+
 
 class SeqGapCounter:
     """Counts frames that never arrived (seq jumps); a seq going backwards means the source restarted."""

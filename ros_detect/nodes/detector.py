@@ -35,6 +35,7 @@ from ros_detect.nodes.common import (
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
 
 NAME = "detector"
+FRAME_INFO_WAIT_S = 0.05
 PARAMS = {
     "model": (REFERENCE_MODEL, "torchvision detector name"),
     "weights": ("auto", "auto | DEFAULT | none | /path/to/checkpoint.pth"),
@@ -118,6 +119,11 @@ class DetectorNode(Node):
         t_start = time.time_ns()
         capture_ns = stamp_ns(msg.header)
         frame_id = msg.header.frame_id or "source"
+        # The image can overtake its frame_info (two topics), e.g. right after a restart: when a source
+        # publishes frame_info, give it a moment so the frame keeps the source's numbering.
+        deadline = time.monotonic() + FRAME_INFO_WAIT_S if self.info_sub.get_publisher_count() else 0.0
+        while not self.info.cache.has(capture_ns) and time.monotonic() < deadline:
+            time.sleep(0.002)
         with self._info_lock:
             info, dropped = self.info.on_image(capture_ns, frame_id)
         if dropped:
