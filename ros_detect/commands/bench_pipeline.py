@@ -6,10 +6,9 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from ros_detect.commands.common import deployed_detector_defaults
 from ros_detect.core.default_input import default_input
-from ros_detect.core.paths import config_dir
 from ros_detect.core.perf import PerfConfig, print_checks
-from ros_detect.core.ros_params import load_param_file, params_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def perf_config(args: argparse.Namespace) -> PerfConfig:
-    defaults = params_for([load_param_file(config_dir() / "video.yaml")], "detector")
+    defaults = deployed_detector_defaults()
     cfg = PerfConfig(
         input=args.input or str(default_input()[0]),
         frames=args.frames,
