@@ -213,9 +213,14 @@ def test_protocol_channels_rates_timestamps_and_schemas(graph: BridgeGraph) -> N
     for rec in by_topic["/detections"]:
         schema.validate(client.decode(rec))
 
+    # Annotations trail their image (the main-person result comes later): one whose image arrived before
+    # the collection window, or after it, has nothing to pair with here.
+    first_image, last_image = min(images), max(images)
     matched = 0
+    inside_window = 0
     for rec in by_topic["/annotations"]:
         ann = client.decode(rec)
+        inside_window += first_image <= rec.log_time <= last_image
         stamp = ann.timestamp.ToNanoseconds()
         assert stamp == rec.log_time and stamp in mains
         green = [p for p in ann.points if (p.outline_color.r, p.outline_color.g) == (0.0, 1.0)]
@@ -230,7 +235,7 @@ def test_protocol_channels_rates_timestamps_and_schemas(graph: BridgeGraph) -> N
             outside = frame[10, 10].astype(int)
             assert np.abs(inside - PERSON_BGR).max() < 20, "annotated box is not over the person in that frame"
             assert np.abs(outside - BACKGROUND_BGR).max() < 20
-    assert matched >= len(by_topic["/annotations"]) - 2 and matched >= 25
+    assert matched == inside_window and matched >= 25
 
     stats = [client.decode(r) for r in by_topic["/stats"]]
     for doc in stats:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +16,7 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 
 from ros_detect.core import schema
@@ -173,23 +176,28 @@ def string_msg(doc: dict[str, Any]) -> String:
     return String(data=schema.dumps(doc))
 
 
+# Longest a stop request (Ctrl-C, SIGTERM) waits before the spin loop sees it.
+STOP_POLL_S = 0.2
+
+
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     """Start one node: clean Ctrl-C/SIGTERM, user errors as problem + fix, spin until `done_future` if any."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     code = 0
     try:
-        with rclpy.init(args=args):
+        # Our own handlers, not rclpy's: rclpy's guard-condition wake-up was seen to miss a SIGTERM now and
+        # then (the node hung until SIGKILL); a flag polled between bounded waits cannot be missed.
+        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO) as init:
+            stop = install_stop_handlers()
             node = factory()
             # two threads: a node's default callback group stays serial; a second group (the detector's
             # frame_info) runs beside a long callback
-            executor = MultiThreadedExecutor(num_threads=2)
+            executor = MultiThreadedExecutor(num_threads=2, context=node.context)
             try:
                 executor.add_node(node)
                 done = getattr(node, "done_future", None)
-                if done is not None:
-                    executor.spin_until_future_complete(done)
-                else:
-                    executor.spin()
+                while not stop.is_set() and init.context.ok() and not (done is not None and done.done()):
+                    executor.spin_once(timeout_sec=STOP_POLL_S)
             finally:
                 executor.shutdown(timeout_sec=2.0)  # callbacks finish before the node is destroyed under them
                 close_node(node)
@@ -206,6 +214,20 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         code = 2
     exit_now(code)
     return code  # not reached
+
+
+def install_stop_handlers() -> threading.Event:
+    """SIGINT/SIGTERM set the returned event (the spin loop polls it); a second signal ends the process."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stop.is_set():  # asked twice: the clean shutdown is stuck, leave now
+            exit_now(128 + signum)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    return stop
 
 
 def exit_now(code: int) -> None:
