@@ -155,3 +155,21 @@ def test_calibration_frames_come_from_video_or_fall_back(tmp_path):
     assert len({frames_identity([f]) for f in frames}) == 3, "frames are spread over the clip"
     fallback = calibration_frames(tmp_path / "missing.mp4", 2)
     assert len(fallback) == 2 and fallback[0].shape == (240, 427, 3)
+
+
+def test_openvino_empty_result_is_empty(env, frames):
+    """Nothing above the threshold must give no detections (OpenVINO fills an empty output with one row
+    of uninitialised memory; Detector drops rows no detector can produce)."""
+    spec = ModelSpec(weights="none", proposals=100, force_proposals=True, score_threshold=0.99)
+    detector = Detector(DetectorConfig(model=spec, precision="openvino-fp32", device="cpu", warmup=False))
+    for _ in range(3):
+        assert detector.detect(frames[0])[0] == []
+
+
+def test_rows_no_detector_produces_are_dropped():
+    from ros_detect.core.detector import sane_rows
+
+    boxes = np.array([[1, 2, 3, 4], [0, 0, 0, 0], [1, 1, 2, 2], [np.nan, 0, 1, 1]], np.float32)
+    scores = np.array([0.9, 1.7e30, 0.8, 0.7], np.float32)
+    labels = np.array([1, 0, 0, 3])
+    assert sane_rows(boxes, scores, labels).tolist() == [True, False, False, False]

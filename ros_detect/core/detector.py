@@ -73,6 +73,7 @@ class Detector:
         self.model_name = spec.name
         self.precision = scheme.name
         self.categories = coco_categories()
+        self.invalid_rows = 0  # backend output rows dropped by sane_rows (see there)
         ctx = BuildContext(
             device=self.device,
             cache_dir=cache_dir() / "models",
@@ -116,7 +117,12 @@ class Detector:
         t1 = time.perf_counter()
         boxes, scores, labels = self.backend.infer(image)
         t2 = time.perf_counter()
-        keep = scores >= self.spec.score_threshold
+        sane = sane_rows(boxes, scores, labels)
+        if not sane.all():
+            if self.invalid_rows == 0:
+                log.warning("%s: dropped output rows no detector produces (label 0, bad score)", self.precision)
+            self.invalid_rows += int((~sane).sum())
+        keep = sane & (scores >= self.spec.score_threshold)
         h, w = frame_bgr.shape[:2]
         boxes = np.clip(boxes[keep], 0, [w, h, w, h])
         detections = [
@@ -129,3 +135,12 @@ class Detector:
 
     def _label(self, class_id: int) -> str:
         return self.categories[class_id] if 0 <= class_id < len(self.categories) else str(class_id)
+
+
+def sane_rows(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Mask of output rows a torchvision detector can produce: finite box, score in [0, 1], label >= 1.
+
+    OpenVINO (2026.4) answers an empty detection set of the exported graph with one row of uninitialised
+    memory (seen: label 0, scores 1e30 or 4e-44); torchvision never outputs the background label 0.
+    """
+    return (labels >= 1) & np.isfinite(scores) & (scores >= 0.0) & (scores <= 1.0) & np.isfinite(boxes).all(axis=1)
