@@ -37,7 +37,7 @@ def _lines(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def launched_video(clip_path: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """One in-process graph run and one offline `ros-detect video` run on the same 12-frame clip."""
+    """One graph run (default: one process per node) and one offline `ros-detect video` run on the same clip."""
     out = tmp_path_factory.mktemp("launch-video")
     ref = tmp_path_factory.mktemp("video-ref")
     proc = subprocess.run(
@@ -63,6 +63,8 @@ def test_launch_video_processes_every_frame(launched_video: tuple[Path, Path]) -
     out, _ = launched_video
     summary = json.loads((out / "summary.json").read_text())
     graph = summary["graph"]
+    assert graph["processes"] == "multi"
+    assert graph["source_stats"]["state"] == "finished"  # the source's final counters, not a stale 1 Hz one
     assert summary["status"] == "complete"
     assert summary["frames_expected"] == 12
     assert graph["frames_published"] == graph["detections_messages"] == graph["main_person_messages"] == 12
@@ -97,8 +99,8 @@ def test_launch_video_writes_the_same_files_as_video(launched_video: tuple[Path,
             assert da["box"] == pytest.approx(db["box"], abs=0.5)
 
 
-def test_launch_video_multi_process(clip_path: Path, tmp_path: Path) -> None:
-    """One process per node (as ros2 launch does), in a namespace: same counts, frames none dropped."""
+def test_launch_video_one_process(clip_path: Path, tmp_path: Path) -> None:
+    """Every node in the launcher's process, in a namespace: same counts, frames none dropped."""
     proc = subprocess.run(
         [
             *ROS_DETECT,
@@ -110,7 +112,7 @@ def test_launch_video_multi_process(clip_path: Path, tmp_path: Path) -> None:
             "--stop-frame",
             "5",
             "--processes",
-            "multi",
+            "one",
             "--namespace",
             "cam_a",
             "--no-video",
@@ -124,7 +126,7 @@ def test_launch_video_multi_process(clip_path: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     graph = summary["graph"]
-    assert graph["processes"] == "multi" and graph["namespace"] == "cam_a"
+    assert graph["processes"] == "one" and graph["namespace"] == "cam_a"
     assert graph["frames_published"] == graph["detections_messages"] == graph["main_person_messages"] == 5
     assert [m["seq"] for m in _lines(tmp_path / "main_person.jsonl")] == list(range(5))
     assert "/cam_a/video_source" in proc.stderr

@@ -1,8 +1,8 @@
 """`ros-detect launch video|webcam`: the launch files' graph from the rclpy wheels, without ros2 launch.
 
-Reads the same config/<mode>.yaml as launch/<mode>.launch.py and starts the same nodes, either all in
-this process on one MultiThreadedExecutor (default: measured faster on 2 cores, see README "ROS 2 graph")
-or as one process per node (`--processes multi`, like ros2 launch). With -o OUTDIR it also writes the
+Reads the same config/<mode>.yaml as launch/<mode>.launch.py and starts the same nodes, either as one
+process per node (default, like ros2 launch: measured faster, see README "ROS 2 graph") or all in this
+process on one MultiThreadedExecutor (`--processes one`). With -o OUTDIR it also writes the
 four files of `ros-detect video` from the graph's topics.
 """
 
@@ -33,6 +33,8 @@ from ros_detect.core.weights import RANDOM_INIT_LABEL
 log = logging.getLogger(__name__)
 DETECTOR_OPTIONS = ("weights", "model", "precision", "device", "threads", "proposals", "score_threshold")
 DRAIN_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0  # per node process, then SIGKILL
+STOP_SETTLE_S = 0.2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,8 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--processes",
         choices=("one", "multi"),
-        default="one",
-        help="one: all nodes in this process (default, faster on few cores); multi: one process per node",
+        default="multi",
+        help="multi: one process per node (default, faster: no shared GIL); one: all nodes in this process",
     )
     parser.add_argument("--mqtt", action=argparse.BooleanOptionalAction, default=None, help="start mqtt_bridge")
     parser.add_argument("--foxglove", action=argparse.BooleanOptionalAction, default=None, help="start foxglove_bridge")
@@ -94,6 +96,10 @@ def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if args.score_threshold is not None:
         out.setdefault("main_person", {}).setdefault("min_score", min(0.5, args.score_threshold))
     return out
+
+
+def _raise_keyboard_interrupt() -> None:
+    raise KeyboardInterrupt
 
 
 def run(args: argparse.Namespace) -> int:
@@ -226,13 +232,17 @@ class GraphRunner:
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+        from rclpy.signals import SignalHandlerOptions
 
-        from ros_detect.nodes.common import close_node
+        from ros_detect.nodes.common import close_node, install_stop_handlers
         from ros_detect.nodes.common_outputs import OutputsNode
 
         self.recorder = self._make_recorder()
         ctx = Context()
-        rclpy.init(context=ctx)
+        # our own Ctrl-C/SIGTERM handling: rclpy's would shut the context down at once, and the recorder
+        # could no longer take in the final stats the node processes send as they stop
+        rclpy.init(context=ctx, signal_handler_options=SignalHandlerOptions.NO)
+        stop = install_stop_handlers(second=_raise_keyboard_interrupt)
         executor = MultiThreadedExecutor(num_threads=len(self.spec.nodes) + 2, context=ctx)
         nodes: list[Any] = []
         outputs = None
@@ -259,7 +269,7 @@ class GraphRunner:
                 procs = self._spawn()
                 finished = lambda: procs[0].poll() is not None  # noqa: E731
             deadline = time.monotonic() + self.args.duration if self.args.duration > 0 else None
-            while ctx.ok():
+            while ctx.ok() and not stop.is_set():
                 executor.spin_once(timeout_sec=0.1)
                 if finished():
                     break
@@ -271,7 +281,7 @@ class GraphRunner:
                 if deadline is not None and time.monotonic() > deadline:
                     self.stop_reason = "complete" if self.spec.mode == "webcam" else "stopped"
                     break
-            if not ctx.ok():  # rclpy's SIGINT/SIGTERM handler shut the context down
+            if stop.is_set() or not ctx.ok():  # Ctrl-C / SIGTERM
                 raise ExternalShutdownException()
             if procs and procs[0].poll() not in (None, 0):
                 raise ConfigError(f"{self.src.name} exited with code {procs[0].returncode}", "see its error above")
@@ -282,7 +292,7 @@ class GraphRunner:
         finally:
             t_end = time.perf_counter()
             wall = t_end - t0
-            self._stop_procs(procs)
+            self._stop_procs(procs, executor if outputs is not None and ctx.ok() else None)
             if self.param_dir is not None:  # never leave a copy of the parameters (passwords) in /tmp
                 shutil.rmtree(self.param_dir, ignore_errors=True)
             executor.shutdown(timeout_sec=2.0)  # running callbacks finish before their nodes are destroyed
@@ -341,16 +351,29 @@ class GraphRunner:
             executor.spin_once(timeout_sec=0.05)
 
     @staticmethod
-    def _stop_procs(procs: list[subprocess.Popen]) -> None:
+    def _stop_procs(procs: list[subprocess.Popen], executor: Any = None) -> None:
+        """Stop the node processes one by one in graph order (source first), taking in what they still send.
+
+        A frame already in the detector then still reaches main_person and the recorder, so the counts of
+        `detections` and `main_person` messages agree; each node sends its final stats on the way out.
+        """
+
+        def wait(seconds: float, until: Any = lambda: False) -> None:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end and not until():
+                if executor is not None:
+                    executor.spin_once(timeout_sec=0.05)
+                else:
+                    time.sleep(0.05)
+
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                wait(STOP_TIMEOUT_S, until=lambda p=proc: p.poll() is not None)
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            wait(STOP_SETTLE_S)  # its last messages reach the next node before that one is stopped
 
     def _report(self, summary: dict[str, Any]) -> None:
         g = summary["graph"]

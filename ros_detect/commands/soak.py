@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # measured: with the full model the allocator settles in ~3 minutes (README "Soak")
     parser.add_argument("--fps", type=float, default=15.0, help="rate of the built-in loopback camera (default 15)")
     parser.add_argument("--source", help="use this camera / stream instead of the built-in one")
-    parser.add_argument("--processes", choices=("one", "multi"), default="one", help="as `ros-detect launch`")
+    parser.add_argument("--processes", choices=("one", "multi"), default="multi", help="as `ros-detect launch`")
     parser.add_argument("--sample-s", type=float, default=2.0, help="seconds between RSS samples")
     parser.add_argument("--tolerance-mb", type=float, default=30.0, help="allowed fitted RSS growth over the run")
     parser.add_argument("--startup-timeout", type=float, default=300.0, help="seconds to wait for the first result")

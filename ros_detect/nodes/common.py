@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import rclpy
+from rclpy.duration import Duration
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
@@ -178,6 +179,8 @@ def string_msg(doc: dict[str, Any]) -> String:
 
 # Longest a stop request (Ctrl-C, SIGTERM) waits before the spin loop sees it.
 STOP_POLL_S = 0.2
+# Longest a stopping node waits for subscribers to acknowledge its final stats message.
+FINAL_STATS_ACK_S = 1.0
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
@@ -198,6 +201,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
                 done = getattr(node, "done_future", None)
                 while not stop.is_set() and init.context.ok() and not (done is not None and done.done()):
                     executor.spin_once(timeout_sec=STOP_POLL_S)
+                publish_final_stats(node)
             finally:
                 executor.shutdown(timeout_sec=2.0)  # callbacks finish before the node is destroyed under them
                 close_node(node)
@@ -216,14 +220,29 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     return code  # not reached
 
 
-def install_stop_handlers() -> threading.Event:
-    """SIGINT/SIGTERM set the returned event (the spin loop polls it); a second signal ends the process."""
+def publish_final_stats(node: Node) -> None:
+    """Send the node's stats as of now and wait (bounded) until subscribers have them: a launcher or a
+    monitor then reports the final counters, not those of the last periodic message."""
+    stats = getattr(node, "stats", None)
+    if isinstance(stats, StatsPublisher) and node.context.ok():
+        stats.publish()
+        stats.pub.wait_for_all_acked(Duration(seconds=FINAL_STATS_ACK_S))
+
+
+def install_stop_handlers(second: Callable[[], None] | None = None) -> threading.Event:
+    """SIGINT/SIGTERM set the returned event (the spin loop polls it).
+
+    A second signal means the clean shutdown is stuck: `second()` runs, by default ending the process.
+    """
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
-        if stop.is_set():  # asked twice: the clean shutdown is stuck, leave now
+        if not stop.is_set():
+            stop.set()
+        elif second is not None:
+            second()
+        else:
             exit_now(128 + signum)
-        stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, on_signal)

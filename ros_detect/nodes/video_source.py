@@ -120,9 +120,14 @@ class VideoSourceNode(Node):
 
     # -- flow ---------------------------------------------------------------------------------------
     def _graph_ready(self) -> bool:
-        if self.image_pub.get_subscription_count() < 1:
+        """A detector (a node on both image and frame_info) and a result publisher are up.
+
+        Not just "someone subscribes to image": a recorder or the Foxglove bridge starts long before the
+        detector has loaded its model, and frames published then would never come back.
+        """
+        if self.count_publishers(self.result_sub.topic_name) < 1:
             return False
-        return self.count_publishers(self.result_sub.topic_name) >= 1
+        return bool(_nodes_on(self, self.image_pub.topic_name) & _nodes_on(self, self.info_pub.topic_name))
 
     def _tick(self) -> None:
         if not self.started:
@@ -131,7 +136,8 @@ class VideoSourceNode(Node):
                 if waited > self.params["wait_for_graph_s"]:
                     self.get_logger().error(
                         f"no detector/main_person after {waited:.0f} s (image subscribers: "
-                        f"{self.image_pub.get_subscription_count()}); giving up"
+                        f"{self.image_pub.get_subscription_count()}, a detector subscribes to both "
+                        f"'{self.image_pub.topic_name}' and '{self.info_pub.topic_name}'); giving up"
                     )
                     self._finish()
                 return
@@ -218,6 +224,11 @@ class VideoSourceNode(Node):
 
     def close(self) -> None:
         self.source.close()
+
+
+def _nodes_on(node: Node, topic: str) -> set[tuple[str, str]]:
+    """(namespace, name) of the nodes subscribed to `topic`."""
+    return {(i.node_namespace, i.node_name) for i in node.get_subscriptions_info_by_topic(topic)}
 
 
 def main(args: list[str] | None = None) -> int:
