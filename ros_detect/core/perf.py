@@ -108,9 +108,12 @@ def graph_video(cfg: PerfConfig, trained: bool, work: Path) -> dict[str, Any]:
         raise RuntimeError(f"graph video run failed ({proc.returncode}): {proc.stderr[-1500:]}")
     summary = json.loads((out / "summary.json").read_text())
     docs = [json.loads(line) for line in (out / "main_person.jsonl").read_text().splitlines()]
-    stamps = sorted(d["stamp"]["sec"] * 1e9 + d["stamp"]["nanosec"] for d in docs)
-    # Steady-state rate: first to last capture stamp, so model loading and discovery are not counted.
-    steady = (len(stamps) - 1) / ((stamps[-1] - stamps[0]) / 1e9) if len(stamps) > 1 else None
+    # Steady-state rate between the first and the last result (capture + capture->main_person): model
+    # loading and discovery are not counted, nor are the first K frames published together at start.
+    done = sorted(
+        d["stamp"]["sec"] * 1e9 + d["stamp"]["nanosec"] + d["latency_ms"]["capture_to_main_person"] * 1e6 for d in docs
+    )
+    steady = (len(done) - 1) / ((done[-1] - done[0]) / 1e9) if len(done) > 1 else None
     return {
         "frames_in": cfg.frames,
         "main_person_messages": len(docs),
@@ -203,6 +206,11 @@ def run(cfg: PerfConfig, progress: Any = print) -> dict[str, Any]:
         webcam = graph_webcam(cfg, trained, work)
         lat = webcam["capture_to_main_person_ms"]
         progress(f"  graph webcam  : capture->main_person p50 {lat['p50']} ms, p99 {lat['p99']} ms")
+        # the detector alone again: the graph is compared with both runs around it (shared machines drift)
+        after = detector_alone(cfg, cfg.precision, frames)
+        progress(f"  detector alone, after the graph runs: {after['fps']:.2f} fps")
+        alone = {**alone, "fps_before": alone["fps"], "fps_after": after["fps"]}
+        alone["fps"] = round(2 / (1 / alone["fps_before"] + 1 / alone["fps_after"]), 3)  # mean time per frame
         guard = accuracy_guard(cfg, frames[: min(8, len(frames))], trained)
     checks = _checks(alone, seed, video, webcam, guard, cfg)
     report = {

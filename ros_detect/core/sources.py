@@ -30,7 +30,7 @@ class Frame:
     seq: int  # index of the frame in the source, from 0 (counts undecodable frames too)
     stamp_ns: int  # capture time: wall clock when the frame was read (drives latency figures)
     image: np.ndarray  # HxWx3 uint8 BGR at the output size
-    decode_ms: float  # read + decode + resize
+    decode_ms: float  # read + decode + resize (live sources: decode + resize, not the wait for the frame)
     media_time_s: float | None = None  # position in a file; None for live sources
 
 
@@ -166,8 +166,11 @@ class VideoSource:
         consecutive_failures = 0
         while self.stop_frame is None or seq < self.stop_frame:
             t0 = time.perf_counter()
-            ok, image = self.cap.read()
-            stamp_ns = time.time_ns()
+            ok = self.cap.grab()  # read() = grab() + retrieve(); a live source blocks here until a frame arrives
+            stamp_ns = time.time_ns()  # capture time: the frame is here, decoding it is part of the latency
+            if self.is_live:
+                t0 = time.perf_counter()  # decode_ms: decoding, not the wait for the camera's next frame
+            ok, image = self.cap.retrieve() if ok else (False, None)
             if not ok or image is None:
                 # Past the known end, or a live source that stopped: end of input.
                 if self.frame_count is None or seq >= self.frame_count:

@@ -14,7 +14,7 @@ import rclpy
 from rclpy.duration import Duration
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
@@ -193,9 +193,14 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO) as init:
             stop = install_stop_handlers()
             node = factory()
-            # two threads: a node's default callback group stays serial; a second group (the detector's
-            # frame_info) runs beside a long callback
-            executor = MultiThreadedExecutor(num_threads=2, context=node.context)
+            # One thread unless the node runs callback groups side by side (the detector's frame_info beside
+            # inference): a thread pool adds a thread hand-off and GIL waits (up to 5 ms) to every message.
+            threads = int(getattr(node, "executor_threads", 1))
+            executor = (
+                MultiThreadedExecutor(num_threads=threads, context=node.context)
+                if threads > 1
+                else SingleThreadedExecutor(context=node.context)
+            )
             try:
                 executor.add_node(node)
                 done = getattr(node, "done_future", None)

@@ -57,6 +57,8 @@ PARAMS = {
 
 
 class DetectorNode(Node):
+    executor_threads = 2  # frame_info keeps flowing while a frame is in inference (its own callback group)
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
         p = declare_parameters(self, PARAMS)
