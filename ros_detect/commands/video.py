@@ -48,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         write_video=not args.no_video,
         progress=not args.no_progress,
         input_kind=kind,
+        freeze_heap=True,
     )
     summary = run_video(job)
     lat = summary["latency_ms"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ros_detect.core.detector import Detector, DetectorConfig
+from ros_detect.core.detector import Detector, DetectorConfig, freeze_heap
 from ros_detect.core.metrics import INT8_FEATURE_SQNR_MIN_DB
 from ros_detect.core.models import REFERENCE_MODEL, ModelSpec, weights_enum_class
 from ros_detect.core.sources import VideoSource
@@ -61,6 +61,7 @@ def detector_alone(cfg: PerfConfig, precision: str, frames: list[np.ndarray], wa
     """Frames one after the other through Detector.detect (preprocess + inference + postprocess)."""
     trained = weights_are_trained(cfg)
     detector = Detector(DetectorConfig(model=_spec(cfg, trained), precision=precision, threads=cfg.threads))
+    freeze_heap()  # as the detector node does
     for frame in frames[:warmup]:
         detector.detect(frame)
     per_frame: list[float] = []

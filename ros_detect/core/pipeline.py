@@ -19,7 +19,7 @@ from typing import Any
 import cv2
 from tqdm import tqdm
 
-from ros_detect.core.detector import Detector, DetectorConfig
+from ros_detect.core.detector import Detector, DetectorConfig, freeze_heap
 from ros_detect.core.draw import annotate
 from ros_detect.core.errors import InputError
 from ros_detect.core.main_person import MainPersonConfig, MainPersonSelector
@@ -45,6 +45,7 @@ class VideoJob:
     write_video: bool = True
     progress: bool = True
     input_kind: str = "user"  # user | downloaded | synthetic
+    freeze_heap: bool = False  # a process running one job: exempt the model from garbage collection
 
 
 class _Decoder(threading.Thread):
@@ -81,6 +82,8 @@ def run_video(job: VideoJob) -> dict[str, Any]:
     frame_id = source_id(job.input)
     cv2.setNumThreads(1)  # decode/resize of one frame is ~3 ms; OpenCV's pool would only fight torch
     detector = Detector(job.detector)
+    if job.freeze_heap:
+        freeze_heap()
     selector = MainPersonSelector(job.main_person)
     banner = None if detector.trained else UNTRAINED_BANNER
 

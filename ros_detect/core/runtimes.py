@@ -57,6 +57,7 @@ def _calibration_inputs(frames: list[np.ndarray]) -> list[np.ndarray]:
 
 
 class _CachedBackend:
+    numpy_input = True  # infer() takes a 3xHxW float32 array (Detector then skips torch in preprocessing)
     cache_entry: Path
     cache_hit: bool
     build_s: float
