@@ -19,7 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proposals", type=int, help="RPN proposals (default: config/video.yaml)")
     parser.add_argument("--weights", default="auto", help="auto | DEFAULT | none | PATH")
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--webcam-fps", type=float, default=10.0, help="camera rate of the webcam run")
+    parser.add_argument(
+        "--webcam-fps", type=float, default=PerfConfig.webcam_fps, help="camera rate of the webcam run (default 30)"
+    )
     parser.add_argument("--webcam-seconds", type=float, default=30.0)
     parser.add_argument("--smoke", action="store_true", help="a few frames: checks it runs, not the figures")
     parser.add_argument("-o", "--output", type=Path, default=Path("bench_results/pipeline"))
