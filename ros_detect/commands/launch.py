@@ -234,9 +234,10 @@ class GraphRunner:
         from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
         from rclpy.signals import SignalHandlerOptions
 
-        from ros_detect.nodes.common import close_node, install_stop_handlers
+        from ros_detect.nodes.common import close_node, install_stop_handlers, limit_opencv_threads
         from ros_detect.nodes.common_outputs import OutputsNode
 
+        limit_opencv_threads()
         self.recorder = self._make_recorder()
         ctx = Context()
         # our own Ctrl-C/SIGTERM handling: rclpy's would shut the context down at once, and the recorder

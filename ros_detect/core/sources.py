@@ -149,6 +149,8 @@ class VideoSource:
             cv2.CAP_PROP_READ_TIMEOUT_MSEC,
             int(timeout_s * 1000),
         ]
+        if camera is None:  # FFmpeg: one decoding thread; frames come one at a time beside the detector's threads
+            params += [cv2.CAP_PROP_N_THREADS, 1]
         cap = cv2.VideoCapture(camera if camera is not None else spec, cv2.CAP_ANY, params)
         if not cap.isOpened():
             cap.release()

@@ -186,6 +186,7 @@ FINAL_STATS_ACK_S = 1.0
 def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     """Start one node: clean Ctrl-C/SIGTERM, user errors as problem + fix, spin until `done_future` if any."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    limit_opencv_threads()
     code = 0
     try:
         # Our own handlers, not rclpy's: rclpy's guard-condition wake-up was seen to miss a SIGTERM now and
@@ -232,6 +233,14 @@ def publish_final_stats(node: Node) -> None:
     if isinstance(stats, StatsPublisher) and node.context.ok():
         stats.publish()
         stats.pub.wait_for_all_acked(Duration(seconds=FINAL_STATS_ACK_S))
+
+
+def limit_opencv_threads() -> None:
+    """One OpenCV thread per node process: its per-frame work (decode, resize, JPEG) is a few ms, and a
+    thread pool would only preempt the detector's inference threads on a small machine."""
+    import cv2
+
+    cv2.setNumThreads(1)
 
 
 def install_stop_handlers(second: Callable[[], None] | None = None) -> threading.Event:
