@@ -188,3 +188,34 @@ def test_video_source_loop_and_range_keep_seqs_unique(clip_path: Path) -> None:
         close_node(src)
     finally:
         rclpy.shutdown(context=ctx)
+
+
+def test_detector_stops_with_the_fix_when_every_frame_must_fail(tmp_path: Path) -> None:
+    """An exported model and frames of another size: the node exits 2 naming problem and fix, not an error
+    logged per frame forever (inference runs on the node's own thread, off the executor)."""
+    import rclpy
+    from sensor_msgs.msg import Image
+
+    env = ros_env(ROS_DETECT_CACHE=str(tmp_path / "cache"))
+    args = ["weights:=none", "precision:=onnx-fp32", "proposals:=20", "threads:=1", "stats_period_s:=0.0"]
+    cmd = [sys.executable, "-m", "ros_detect.nodes.detector", "--ros-args", *[x for a in args for x in ("-p", a)]]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=int(env["ROS_DOMAIN_ID"]))
+    try:
+        node = rclpy.create_node("wrong_size_camera", context=ctx)
+        pub = node.create_publisher(Image, "image", 10)
+        frame = np.zeros((480, 640, 3), np.uint8)
+        deadline = time.monotonic() + 240
+        while proc.poll() is None and time.monotonic() < deadline:
+            if pub.get_subscription_count():
+                pub.publish(bgr_to_image(frame, time.time_ns(), "cam"))
+            time.sleep(0.2)
+        output = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        rclpy.shutdown(context=ctx)
+    assert proc.returncode == 2, output[-2000:]
+    assert "error: exported models take 427x240 frames, got 640x480" in output
+    assert "fix:" in output and "Traceback" not in output

@@ -274,6 +274,10 @@ class GraphRunner:
                 executor.spin_once(timeout_sec=0.1)
                 if finished():
                     break
+                for node in nodes:  # a node's fatal error (the detector's, say) ends the graph with its message
+                    failed = getattr(node, "done_future", None)
+                    if failed is not None and failed.done() and failed.exception() is not None:
+                        raise failed.exception()
                 for spec, proc in zip(self.spec.nodes[1:], procs[1:], strict=False):
                     if proc.poll() is not None:
                         raise ConfigError(

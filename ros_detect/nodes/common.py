@@ -14,7 +14,7 @@ import rclpy
 from rclpy.duration import Duration
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
@@ -194,20 +194,17 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO) as init:
             stop = install_stop_handlers()
             node = factory()
-            # One thread unless the node runs callback groups side by side (the detector's frame_info beside
-            # inference): a thread pool adds a thread hand-off and GIL waits (up to 5 ms) to every message.
-            threads = int(getattr(node, "executor_threads", 1))
-            executor = (
-                MultiThreadedExecutor(num_threads=threads, context=node.context)
-                if threads > 1
-                else SingleThreadedExecutor(context=node.context)
-            )
+            # One thread: callbacks are short (the detector infers on its own thread); a thread pool would add
+            # a hand-off and GIL waits (up to 5 ms) to every message.
+            executor = SingleThreadedExecutor(context=node.context)
             try:
                 executor.add_node(node)
                 done = getattr(node, "done_future", None)
                 while not stop.is_set() and init.context.ok() and not (done is not None and done.done()):
                     executor.spin_once(timeout_sec=STOP_POLL_S)
                 publish_final_stats(node)
+                if done is not None and done.done() and done.exception() is not None:
+                    raise done.exception()  # a node's fatal error (e.g. RosDetectError): problem + fix below
             finally:
                 executor.shutdown(timeout_sec=2.0)  # callbacks finish before the node is destroyed under them
                 close_node(node)

@@ -15,10 +15,12 @@ from collections import deque
 from typing import Any
 
 from rclpy.node import Node
+from rclpy.task import Future
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from ros_detect.core.detector import Detector, DetectorConfig, freeze_heap
+from ros_detect.core.errors import RosDetectError
 from ros_detect.core.graph_flow import FrameInfoTracker
 from ros_detect.core.models import REFERENCE_MODEL, ModelSpec
 from ros_detect.core.schema import detections_doc
@@ -102,6 +104,7 @@ class DetectorNode(Node):
         self._queue: deque[Image] = deque(maxlen=p["image_depth"])
         self._wake = threading.Condition()
         self._stop = False
+        self.done_future = Future()  # fails with the error that makes every frame fail; run_node reports it
         self.image_sub = subscribe(
             self,
             Image,
@@ -140,6 +143,9 @@ class DetectorNode(Node):
                 msg = self._queue.popleft()
             try:
                 self._process(msg)
+            except RosDetectError as exc:  # a setting that fails every frame (e.g. image size): stop the node
+                self.done_future.set_exception(exc)
+                return
             except Exception as exc:  # one bad frame must not end the inference thread
                 self.get_logger().error(f"frame not processed: {type(exc).__name__}: {exc}")
 
