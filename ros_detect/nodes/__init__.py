@@ -15,6 +15,9 @@ Convention every node module follows (the launcher `ros-detect launch` and the l
   `stats_topic`), so a namespace or a remap moves the whole graph.
 * A node that can finish on its own (a video source at the end of its file) exposes `done_future`
   (an `rclpy.task.Future`); `main()` spins until it completes, so `ros2 launch` can shut down on that exit.
+  A node whose work runs off the executor (the detector's inference thread) fails that future with the
+  RosDetectError that makes every frame fail, and `main()` reports it.
+* Callbacks are short (a single-threaded executor runs them); on stop, a node sends its final stats.
 * `main()` uses `ros_detect.nodes.common.run_node`: clean start, a log line with the effective parameters,
   a clean exit on Ctrl-C/SIGTERM (no traceback), and RosDetectError printed as problem + fix (exit 2).
 
