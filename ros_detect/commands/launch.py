@@ -234,7 +234,12 @@ class GraphRunner:
         from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
         from rclpy.signals import SignalHandlerOptions
 
-        from ros_detect.nodes.common import close_node, install_stop_handlers, limit_opencv_threads
+        from ros_detect.nodes.common import (
+            close_node,
+            install_stop_handlers,
+            limit_opencv_threads,
+            raise_if_failed,
+        )
         from ros_detect.nodes.common_outputs import OutputsNode
 
         limit_opencv_threads()
@@ -275,9 +280,7 @@ class GraphRunner:
                 if finished():
                     break
                 for node in nodes:  # a node's fatal error (the detector's, say) ends the graph with its message
-                    failed = getattr(node, "done_future", None)
-                    if failed is not None and failed.done() and failed.exception() is not None:
-                        raise failed.exception()
+                    raise_if_failed(node)
                 for spec, proc in zip(self.spec.nodes[1:], procs[1:], strict=False):
                     if proc.poll() is not None:
                         raise ConfigError(

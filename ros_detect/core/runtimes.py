@@ -51,9 +51,9 @@ def _as_input(image: Any) -> np.ndarray:
 
 
 def _calibration_inputs(frames: list[np.ndarray]) -> list[np.ndarray]:
-    from ros_detect.core.detector import bgr_to_tensor
+    from ros_detect.core.detector import bgr_to_array  # the preprocessing Detector uses with these backends
 
-    return [bgr_to_tensor(f).numpy() for f in frames]
+    return [bgr_to_array(f) for f in frames]
 
 
 class _CachedBackend:

@@ -203,8 +203,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
                 while not stop.is_set() and init.context.ok() and not (done is not None and done.done()):
                     executor.spin_once(timeout_sec=STOP_POLL_S)
                 publish_final_stats(node)
-                if done is not None and done.done() and done.exception() is not None:
-                    raise done.exception()  # a node's fatal error (e.g. RosDetectError): problem + fix below
+                raise_if_failed(node)  # e.g. the detector's RosDetectError: problem + fix below
             finally:
                 executor.shutdown(timeout_sec=2.0)  # callbacks finish before the node is destroyed under them
                 close_node(node)
@@ -221,6 +220,13 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
         code = 2
     exit_now(code)
     return code  # not reached
+
+
+def raise_if_failed(node: Node) -> None:
+    """Raise the fatal error a node reported by failing its `done_future` (see ros_detect.nodes)."""
+    done = getattr(node, "done_future", None)
+    if done is not None and done.done() and done.exception() is not None:
+        raise done.exception()
 
 
 def publish_final_stats(node: Node) -> None:
