@@ -299,8 +299,12 @@ def test_stalled_client_does_not_slow_the_pipeline_or_other_clients(tmp_path: Pa
         stalled.close()
     pipeline = json.loads((tmp_path / "pipeline.log").read_text().strip().splitlines()[-1])
     seqs = [json.loads(r.payload)["seq"] for r in late if r.topic == "/main_person"]
-    # The server dropped (oldest first) what the stuck client could not take, instead of queueing it all.
-    assert seqs == [] or np.diff(seqs).max() > 1, f"stuck client got every document: {seqs}"
+    # The server dropped (oldest first) what the stuck client could not take, instead of queueing it all:
+    # of the ~90 documents published while it stalled it got a bounded tail (gaps, or the older ones missing;
+    # the first few after `before` may predate its subscription, hence the margin of 10).
+    last_before = max(json.loads(r.payload)["seq"] for r in before if r.topic == "/main_person")
+    missed = set(range(last_before + 1, seqs[-1] + 1)) - set(seqs) if seqs else set()
+    assert seqs == [] or len(missed) > 10, f"stuck client got every document: {seqs} (after {last_before})"
 
     def per_second(recs: list, topic: str, seconds: float) -> float:
         return sum(r.topic == topic for r in recs) / seconds
