@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from ros_detect.core.errors import RosDetectError
+from ros_detect.errors import RosDetectError
 
 # name -> (module, one-line help). Modules are imported only when their subcommand runs.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ros_detect.core.synthetic import generate_clip
+from ros_detect.media.synthetic import generate_clip
 
 
 def main() -> int:

@@ -224,7 +224,7 @@ def main() -> int:
     args = ap.parse_args()
     globals()["MODEL"] = args.model
     if args.clip is None:
-        from ros_detect.core.default_input import default_input
+        from ros_detect.media.default_input import default_input
 
         args.clip = default_input()[0]
     logs = Path(os.environ.get("TMPDIR", "/tmp")) / "bench_web_view"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ros_detect.core.synthetic import generate_clip
+from ros_detect.media.synthetic import generate_clip
 
 
 @pytest.fixture(scope="session")
@@ -18,7 +18,7 @@ def clip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def random_detector():
     """The reference model with random-init weights, built once per test session."""
-    from ros_detect.core.detector import Detector, DetectorConfig
-    from ros_detect.core.models import ModelSpec
+    from ros_detect.detection.detector import Detector, DetectorConfig
+    from ros_detect.detection.models import ModelSpec
 
     return Detector(DetectorConfig(model=ModelSpec(weights="none", score_threshold=0.0, proposals=100), threads=2))

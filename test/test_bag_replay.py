@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 from helpers.ros import ros_env
 
-from ros_detect.core import schema
-from ros_detect.core.bag import BagWriter, bag_topics, decode, image_message, read_bag, string_message
-from ros_detect.core.graph_flow import frame_info_doc
-from ros_detect.core.sources import resize_to_output
-from ros_detect.core.synthetic import render_frame
+from ros_detect import schema
+from ros_detect.graph.bag import BagWriter, bag_topics, decode, image_message, read_bag, string_message
+from ros_detect.graph.flow import frame_info_doc
+from ros_detect.media.sources import resize_to_output
+from ros_detect.media.synthetic import render_frame
 
 pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
 pytestmark = pytest.mark.ros
@@ -54,7 +54,7 @@ PEOPLE_FRAMES = 12
 
 def make_people_bag(path: Path) -> Path:
     """Hand-made detections (two people and a car) on /detections: exercises tracking, hold and smoothing."""
-    from ros_detect.core.schema import Detection, detections_doc
+    from ros_detect.schema import Detection, detections_doc
 
     with BagWriter(path, "mcap") as bag:
         for i in range(PEOPLE_FRAMES):
@@ -88,7 +88,7 @@ def test_bag_roundtrip_both_storages(tmp_path: Path) -> None:
 
 
 def test_bag_writer_refuses_to_overwrite(tmp_path: Path) -> None:
-    from ros_detect.core.errors import OutputError
+    from ros_detect.errors import OutputError
 
     make_frames_bag(tmp_path / "b")
     with pytest.raises(OutputError):

@@ -13,9 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from ros_detect.core.bench import resummarise
-from ros_detect.core.evaluation import coco_map
-from ros_detect.core.metrics import (
+from ros_detect.bench.coco import coco_map
+from ros_detect.bench.metrics import (
     FrameOutput,
     detection_map_vs_reference,
     feature_sqnr,
@@ -24,7 +23,8 @@ from ros_detect.core.metrics import (
     proxy_person_class,
     sqnr_db,
 )
-from ros_detect.core.schema import Detection
+from ros_detect.bench.precision import resummarise
+from ros_detect.schema import Detection
 
 
 def test_bench_smoke_writes_table_json_csv_plot(tmp_path):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ros_detect.core import schema
-from ros_detect.core.errors import ConfigError, WeightsError
-from ros_detect.core.models import ModelSpec, build_float_model
-from ros_detect.core.sources import Frame, resize_to_output
-from ros_detect.core.stages import detect_frame
-from ros_detect.core.synthetic import render_frame
-from ros_detect.core.weights import RANDOM_INIT_LABEL, resolve_weights
+from ros_detect import schema
+from ros_detect.detection.models import ModelSpec, build_float_model
+from ros_detect.detection.weights import RANDOM_INIT_LABEL, resolve_weights
+from ros_detect.errors import ConfigError, WeightsError
+from ros_detect.media.sources import Frame, resize_to_output
+from ros_detect.media.synthetic import render_frame
+from ros_detect.pipeline.stages import detect_frame
 
 
 def test_detector_contract(random_detector):
@@ -77,7 +77,7 @@ def test_bad_weights_files(tmp_path):
 def test_default_weights_offline_fail_fast_with_fix(monkeypatch, tmp_path):
     from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
 
-    from ros_detect.core import weights
+    from ros_detect.detection import weights
 
     monkeypatch.setattr(weights, "url_reachable", lambda url, timeout_s=3.0: False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
@@ -93,7 +93,7 @@ def test_default_weights_offline_fail_fast_with_fix(monkeypatch, tmp_path):
 def test_url_reachable_is_fast_when_unreachable():
     import time
 
-    from ros_detect.core.weights import url_reachable
+    from ros_detect.detection.weights import url_reachable
 
     t0 = time.monotonic()
     assert not url_reachable("http://127.0.0.1:9/x", timeout_s=1.0)  # discard port: refused at once
@@ -115,7 +115,7 @@ def test_bad_model_options(kwargs, match):
 
 
 def test_unknown_precision_and_device():
-    from ros_detect.core.detector import Detector, DetectorConfig, select_device
+    from ros_detect.detection.detector import Detector, DetectorConfig, select_device
 
     with pytest.raises(ConfigError, match="unknown precision"):
         Detector(DetectorConfig(model=ModelSpec(weights="none"), precision="int3"))

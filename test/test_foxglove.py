@@ -22,17 +22,17 @@ from helpers.fake_pipeline import BACKGROUND_BGR, CHAIR_BOX, PERSON_BGR, docs, p
 from helpers.foxglove_client import FoxgloveTestClient
 from helpers.foxglove_graph import BridgeGraph, free_port
 
-from ros_detect.core import schema
-from ros_detect.core.errors import ConfigError
-from ros_detect.core.foxglove import (
+from ros_detect import schema
+from ros_detect.errors import ConfigError
+from ros_detect.foxglove.buffer import DropBuffer, RecentMap
+from ros_detect.foxglove.channels import (
     MAIN_COLOR,
     OTHER_COLOR,
     compressed_image,
     encode_jpeg,
     image_annotations,
 )
-from ros_detect.core.foxglove_buffer import DropBuffer, RecentMap
-from ros_detect.core.foxglove_relay import FoxgloveRelay, RelayConfig
+from ros_detect.foxglove.relay import FoxgloveRelay, RelayConfig
 
 ALL_TOPICS = ["/image", "/annotations", "/detections", "/main_person", "/stats", "/bridge_stats"]
 RATE = 10.0
@@ -357,13 +357,13 @@ def _resolve(doc: dict, path: str) -> object:
 
 
 def test_layout_points_at_the_bridge_channels() -> None:
-    from ros_detect.core.foxglove import (
+    from ros_detect.foxglove.channels import (
         ANNOTATIONS_TOPIC,
         BRIDGE_STATS_TOPIC,
         IMAGE_TOPIC,
         MAIN_PERSON_TOPIC,
     )
-    from ros_detect.core.paths import config_dir
+    from ros_detect.paths import config_dir
 
     layout = json.loads((config_dir() / "foxglove_layout.json").read_text())
     assert set(layout) >= {"configById", "layout", "globalVariables", "userNodes", "playbackConfig"}
@@ -392,9 +392,9 @@ def test_layout_points_at_the_bridge_channels() -> None:
 
 @pytest.mark.parametrize("name", ["webcam.yaml", "video.yaml"])
 def test_shipped_parameter_files_match_the_declared_parameter_types(name: str) -> None:
-    from ros_detect.core.paths import config_dir
-    from ros_detect.core.ros_params import load_param_file, params_for
+    from ros_detect.graph.params import load_param_file, params_for
     from ros_detect.nodes.foxglove_bridge import PARAMS
+    from ros_detect.paths import config_dir
 
     values = params_for([load_param_file(config_dir() / name)], "foxglove_bridge")
     assert {"host", "port", "http_port", "jpeg_quality", "client_backlog"} <= set(values)
@@ -405,7 +405,7 @@ def test_shipped_parameter_files_match_the_declared_parameter_types(name: str) -
 
 
 def test_page_server_busy_port_is_a_clear_error() -> None:
-    from ros_detect.core.foxglove_web import WebPageServer
+    from ros_detect.foxglove.web import WebPageServer
 
     first = WebPageServer("127.0.0.1", 0, ws_port=8765)
     try:

@@ -23,8 +23,8 @@ import pytest
 import yaml
 from helpers.ros import ros_env
 
-from ros_detect.core.graph import NODES
-from ros_detect.core.ros_params import load_param_file, params_for
+from ros_detect.graph.params import load_param_file, params_for
+from ros_detect.graph.plan import NODES
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILES = sorted((ROOT / "launch").glob("*.launch.py"))

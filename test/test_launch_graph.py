@@ -18,7 +18,7 @@ import pytest
 from helpers.mjpeg import MjpegServer
 from helpers.ros import ros_env
 
-from ros_detect.core import schema
+from ros_detect import schema
 
 pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
 pytestmark = pytest.mark.ros

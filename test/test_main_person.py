@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ros_detect.core.main_person import MainPersonConfig, MainPersonSelector
-from ros_detect.core.schema import Detection
-from ros_detect.core.tracking import box_iou
+from ros_detect.schema import Detection
+from ros_detect.selection.main_person import MainPersonConfig, MainPersonSelector
+from ros_detect.selection.tracking import box_iou
 
 SIZE = (427, 240)
 
@@ -110,7 +110,7 @@ def test_smoothing_lags_towards_new_position():
 def test_bad_config_names_the_parameter():
     import pytest
 
-    from ros_detect.core.errors import ConfigError
+    from ros_detect.errors import ConfigError
 
     with pytest.raises(ConfigError, match="switch_frames"):
         MainPersonSelector(MainPersonConfig(switch_frames=0))

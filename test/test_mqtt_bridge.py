@@ -13,10 +13,11 @@ from types import SimpleNamespace
 import pytest
 from helpers.mjpeg import free_port
 from helpers.mosquitto import Mosquitto, MqttRecorder
-from helpers.mqtt_feed import Bridge, feed, ros_env, seqs, wait_until
+from helpers.mqtt_feed import Bridge, feed, ros_env, seqs
+from helpers.wait import wait_until
 
-from ros_detect.core import schema
-from ros_detect.core.mqtt_client import WINDOW
+from ros_detect import schema
+from ros_detect.mqtt.client import WINDOW
 
 pytestmark = pytest.mark.ros
 
@@ -173,9 +174,9 @@ def test_webcam_graph_from_served_stream_through_a_broker_restart(env, tmp_path,
 
 @pytest.mark.parametrize("name", ["webcam.yaml", "video.yaml"])
 def test_shipped_parameter_files_match_the_declared_parameter_types(name: str) -> None:
-    from ros_detect.core.paths import config_dir
-    from ros_detect.core.ros_params import load_param_file, params_for
+    from ros_detect.graph.params import load_param_file, params_for
     from ros_detect.nodes.mqtt_bridge import PARAMS
+    from ros_detect.paths import config_dir
 
     values = params_for([load_param_file(config_dir() / name)], "mqtt_bridge")
     assert {"host", "port", "autostart_broker", "forward", "qos", "buffer_size"} <= set(values)

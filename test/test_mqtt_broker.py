@@ -9,11 +9,12 @@ import time
 import pytest
 from helpers.mjpeg import free_port
 from helpers.mosquitto import MqttRecorder, require_mosquitto
-from helpers.mqtt_feed import Bridge, feed, ros_env, seqs, wait_until
+from helpers.mqtt_feed import Bridge, feed, ros_env, seqs
+from helpers.wait import wait_until
 
-from ros_detect.core.broker import ensure_local_broker, port_open, start_embedded
-from ros_detect.core.mqtt_client import MqttPublisher
-from ros_detect.core.mqtt_config import MqttConfig
+from ros_detect.mqtt.broker import ensure_local_broker, port_open, start_embedded
+from ros_detect.mqtt.client import MqttPublisher
+from ros_detect.mqtt.config import MqttConfig
 
 log = logging.getLogger("test.broker")
 

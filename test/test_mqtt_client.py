@@ -12,12 +12,13 @@ import pytest
 from helpers.mjpeg import free_port
 from helpers.mosquitto import Mosquitto, MqttRecorder, make_tls_files
 from helpers.mosquitto import mosquitto as mosquitto  # fixture
-from helpers.mqtt_feed import seqs, wait_until
+from helpers.mqtt_feed import seqs
+from helpers.wait import wait_until
 
-from ros_detect.core import schema
-from ros_detect.core.errors import ConfigError
-from ros_detect.core.mqtt_client import WINDOW, MqttPublisher
-from ros_detect.core.mqtt_config import MqttConfig
+from ros_detect import schema
+from ros_detect.errors import ConfigError
+from ros_detect.mqtt.client import WINDOW, MqttPublisher
+from ros_detect.mqtt.config import MqttConfig
 
 LOG = "ros_detect.mqtt"
 

@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from ros_detect.core.broker import is_loopback, mosquitto_conf
-from ros_detect.core.errors import ConfigError
-from ros_detect.core.mqtt_buffer import Backoff, OutBuffer, Outgoing, RateLimiter
-from ros_detect.core.mqtt_config import AUTOSTART_MODES, MqttConfig, from_mapping, topic
-from ros_detect.core.paths import config_dir
+from ros_detect.errors import ConfigError
+from ros_detect.mqtt.broker import is_loopback, mosquitto_conf
+from ros_detect.mqtt.buffer import Backoff, OutBuffer, Outgoing, RateLimiter
+from ros_detect.mqtt.config import AUTOSTART_MODES, MqttConfig, from_mapping, topic
+from ros_detect.paths import config_dir
 
 
 def item(i: int, stream: str = "main_person") -> Outgoing:
@@ -162,7 +162,7 @@ def test_mosquitto_conf_is_loopback_only_with_nodelay() -> None:
 
 
 def test_publisher_submit_filters_and_rate_limits_without_network(caplog) -> None:
-    from ros_detect.core.mqtt_client import MqttPublisher
+    from ros_detect.mqtt.client import MqttPublisher
 
     pub = MqttPublisher(MqttConfig(forward=("main_person", "detections"), detections_max_hz=1.0), logging.getLogger())
     assert pub.submit("stats", "{}") is False  # not forwarded
@@ -176,7 +176,7 @@ def test_publisher_submit_filters_and_rate_limits_without_network(caplog) -> Non
 
 
 def test_source_from_frame_id_is_made_topic_safe_and_set_once() -> None:
-    from ros_detect.core.mqtt_client import MqttPublisher
+    from ros_detect.mqtt.client import MqttPublisher
 
     pub = MqttPublisher(MqttConfig(), logging.getLogger())
     pub.set_source("cams/front+#1")
@@ -186,7 +186,7 @@ def test_source_from_frame_id_is_made_topic_safe_and_set_once() -> None:
 
 
 def test_bad_tls_file_fails_at_start_even_before_the_source_is_known(tmp_path) -> None:
-    from ros_detect.core.mqtt_client import MqttPublisher
+    from ros_detect.mqtt.client import MqttPublisher
 
     garbage = tmp_path / "ca.pem"
     garbage.write_text("not a certificate")

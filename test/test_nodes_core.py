@@ -7,17 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from ros_detect.core import graph, schema
-from ros_detect.core.errors import ConfigError
-from ros_detect.core.graph_flow import FrameInfoCache, InFlightWindow, Pacer, SeqGapCounter
-from ros_detect.core.ros_params import (
+from ros_detect import schema
+from ros_detect.errors import ConfigError
+from ros_detect.graph import plan as graph
+from ros_detect.graph.flow import FrameInfoCache, InFlightWindow, Pacer, SeqGapCounter
+from ros_detect.graph.params import (
     dump_param_file,
     load_param_file,
     node_matches,
     params_for,
     parse_override,
 )
-from ros_detect.core.stats import StatsWindow
+from ros_detect.graph.stats import StatsWindow
 
 
 def test_in_flight_window_bounds_and_counts() -> None:

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from helpers.ros import ros_env
 
-from ros_detect.core import schema
-from ros_detect.core.errors import InputError
+from ros_detect import schema
+from ros_detect.errors import InputError
 
 pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
 pytestmark = pytest.mark.ros

@@ -11,15 +11,20 @@ import math
 import numpy as np
 import pytest
 
-from ros_detect.core.bench_worker import backend_features
-from ros_detect.core.calibration import calibration_frames, frames_from_video, frames_identity, synthetic_frames
-from ros_detect.core.detector import Detector, DetectorConfig, bgr_to_tensor
-from ros_detect.core.errors import ConfigError
-from ros_detect.core.metrics import INT8_FEATURE_SQNR_MIN_DB, box_iou, feature_sqnr
-from ros_detect.core.models import ModelSpec
-from ros_detect.core.quantize import cpu_has_bf16
-from ros_detect.core.schema import Detection, detections_doc, validate
-from ros_detect.core.synthetic import generate_clip
+from ros_detect.bench.metrics import INT8_FEATURE_SQNR_MIN_DB, box_iou, feature_sqnr
+from ros_detect.bench.worker import backend_features
+from ros_detect.detection.backends.calibration import (
+    calibration_frames,
+    frames_from_video,
+    frames_identity,
+    synthetic_frames,
+)
+from ros_detect.detection.backends.torch_quant import cpu_has_bf16
+from ros_detect.detection.detector import Detector, DetectorConfig, bgr_to_tensor
+from ros_detect.detection.models import ModelSpec
+from ros_detect.errors import ConfigError
+from ros_detect.media.synthetic import generate_clip
+from ros_detect.schema import Detection, detections_doc, validate
 
 SPEC = ModelSpec(weights="none", proposals=100, force_proposals=True, score_threshold=0.05)
 # Feature-level SQNR vs fp32 (backbone + FPN outputs, random-init weights). int8 keeps ~8 bits of
@@ -167,7 +172,7 @@ def test_openvino_empty_result_is_empty(env, frames):
 
 
 def test_rows_no_detector_produces_are_dropped():
-    from ros_detect.core.detector import sane_rows
+    from ros_detect.detection.detector import sane_rows
 
     boxes = np.array([[1, 2, 3, 4], [0, 0, 0, 0], [1, 1, 2, 2], [np.nan, 0, 1, 1]], np.float32)
     scores = np.array([0.9, 1.7e30, 0.8, 0.7], np.float32)

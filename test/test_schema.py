@@ -5,8 +5,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from ros_detect.core import schema
-from ros_detect.core.schema import Detection
+from ros_detect import schema
+from ros_detect.schema import Detection
 
 
 def _det_doc():

@@ -154,8 +154,8 @@ class _Exploit:
 def test_malicious_checkpoint_is_refused_without_running_its_code(tmp_path: Path) -> None:
     import torch
 
-    from ros_detect.core.errors import WeightsError
-    from ros_detect.core.weights import load_state_dict
+    from ros_detect.detection.weights import load_state_dict
+    from ros_detect.errors import WeightsError
 
     marker, evil = tmp_path / "pwned", tmp_path / "evil.pth"
     torch.save({"backbone.weight": _Exploit(marker)}, evil)  # a real torch checkpoint file
@@ -182,8 +182,8 @@ def test_every_torch_load_in_the_product_is_weights_only() -> None:
 
 def test_servers_default_to_loopback() -> None:
     """The declared defaults: a server only faces the network when someone configures it to."""
-    from ros_detect.core.mqtt_config import MqttConfig
-    from ros_detect.core.soak_camera import SoakCamera
+    from ros_detect.bench.soak_camera import SoakCamera
+    from ros_detect.mqtt.config import MqttConfig
 
     assert MqttConfig().host == "127.0.0.1"
     cam = SoakCamera(fps=5.0)

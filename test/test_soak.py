@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from helpers.ros import ros_env
 
-from ros_detect.core import schema
-from ros_detect.core.soak import RssTrend, flow_counts, latency_quarters
+from ros_detect import schema
+from ros_detect.bench.soak import RssTrend, flow_counts, latency_quarters
 
 pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
 
@@ -123,7 +123,7 @@ def test_ten_minute_soak(tmp_path: Path) -> None:
 
 def test_frame_info_tracker_counts_each_replaced_frame_once() -> None:
     """The detector's drop count under latest-wins: whichever of frame_info and image arrives first."""
-    from ros_detect.core.graph_flow import FrameInfoTracker
+    from ros_detect.graph.flow import FrameInfoTracker
 
     t = FrameInfoTracker()
     for stamp in range(1, 6):

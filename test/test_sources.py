@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ros_detect.core.errors import ConfigError, InputError
-from ros_detect.core.sources import OUTPUT_SIZE, VideoSource, resize_to_output, source_id
+from ros_detect.errors import ConfigError, InputError
+from ros_detect.media.sources import OUTPUT_SIZE, VideoSource, resize_to_output, source_id
 
 
 @pytest.mark.parametrize("shape", [(720, 1280), (360, 640), (240, 427), (120, 200)])

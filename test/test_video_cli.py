@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from ros_detect.core import schema
+from ros_detect import schema
 
 CLI = [sys.executable, "-m", "ros_detect.cli"]
 FAST = ["--weights", "none", "--precision", "fp32", "--proposals", "100", "--threads", "2", "--no-progress"]
@@ -104,7 +104,7 @@ def test_truncated_video_keeps_processed_frames(tmp_path):
     # An AVI (MJPG) cut in half keeps its full frame count in the header, so the cut is detectable.
     full = tmp_path / "full.avi"
     writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 360))
-    from ros_detect.core.synthetic import render_frame
+    from ros_detect.media.synthetic import render_frame
 
     for i in range(20):
         writer.write(render_frame(i))
@@ -126,7 +126,7 @@ def test_signal_stops_cleanly_and_keeps_results(tmp_path, sig):
     import signal
     import time
 
-    from ros_detect.core.synthetic import generate_clip
+    from ros_detect.media.synthetic import generate_clip
 
     clip = generate_clip(tmp_path / "long.mp4", frames=300, fps=25.0)
     out = tmp_path / "o"

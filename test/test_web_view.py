@@ -21,7 +21,7 @@ from helpers.fake_pipeline import BACKGROUND_BGR, CHAIR_BOX, PERSON_BGR, person_
 from helpers.foxglove_client import FoxgloveTestClient
 from helpers.foxglove_graph import REPO, BridgeGraph, free_port, ros_env, wait_port
 
-from ros_detect.core import schema
+from ros_detect import schema
 
 DRIVER = REPO / "web" / "test" / "view.mjs"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ros_detect.core.bag import STORAGES, BagWriter, bag_topics, read_bag
-from ros_detect.core.errors import ConfigError, InputError
+from ros_detect.errors import ConfigError, InputError
+from ros_detect.graph.bag import STORAGES, BagWriter, bag_topics, read_bag
 
 log = logging.getLogger(__name__)
 PACED_TYPE = "sensor_msgs/msg/Image"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ros_detect.core.precision import SCHEMES
+from ros_detect.detection.backends.registry import SCHEMES
 
 
 def _ints(text: str) -> list[int]:
@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from ros_detect.core.bench import BenchConfig, smoke_config
+    from ros_detect.bench.precision import BenchConfig, smoke_config
 
     out = Path(args.output)
     cfg = smoke_config(out) if args.smoke else BenchConfig(output_dir=out)
@@ -73,7 +73,7 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ros_detect.core.bench import resummarise, run_bench
+    from ros_detect.bench.precision import resummarise, run_bench
 
     report = resummarise(Path(args.output)) if args.resummarise else run_bench(config_from_args(args))
     print(f"results: {', '.join(report['files'].values())}")

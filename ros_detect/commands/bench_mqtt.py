@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ros_detect.core import schema
-from ros_detect.core.errors import ConfigError
+from ros_detect import schema
+from ros_detect.errors import ConfigError
 
 log = logging.getLogger(__name__)
 BROKERS = ("mosquitto", "mosquitto-nagle", "embedded")
@@ -125,7 +125,7 @@ def _paced(count: int, rate: float, send) -> None:
 
 
 def _start_broker(kind: str, port: int):
-    from ros_detect.core.broker import start_embedded, start_mosquitto
+    from ros_detect.mqtt.broker import start_embedded, start_mosquitto
 
     if kind == "embedded":
         return start_embedded(port)
@@ -142,8 +142,8 @@ def _free_port() -> int:
 
 
 def run_client(port: int, args: argparse.Namespace) -> None:
-    from ros_detect.core.mqtt_client import MqttPublisher
-    from ros_detect.core.mqtt_config import MqttConfig
+    from ros_detect.mqtt.client import MqttPublisher
+    from ros_detect.mqtt.config import MqttConfig
 
     pub = MqttPublisher(MqttConfig(port=port, source_id="bench", qos=args.qos), logging.getLogger("bench.mqtt"))
     pub.start()

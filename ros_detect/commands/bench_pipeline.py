@@ -6,9 +6,9 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from ros_detect.bench.pipeline import PerfConfig, print_checks
 from ros_detect.commands.common import deployed_detector_defaults
-from ros_detect.core.default_input import default_input
-from ros_detect.core.perf import PerfConfig, print_checks
+from ros_detect.media.default_input import default_input
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +47,7 @@ def perf_config(args: argparse.Namespace) -> PerfConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ros_detect.core import perf
+    from ros_detect.bench import pipeline as perf
 
     report = perf.run(perf_config(args))
     print_checks(report)

@@ -6,10 +6,10 @@ import argparse
 from functools import lru_cache
 from typing import Any
 
-from ros_detect.core.detector import DetectorConfig
-from ros_detect.core.models import MODELS, ModelSpec
-from ros_detect.core.paths import config_dir
-from ros_detect.core.ros_params import load_param_file, params_for
+from ros_detect.detection.detector import DetectorConfig
+from ros_detect.detection.models import MODELS, ModelSpec
+from ros_detect.graph.params import load_param_file, params_for
+from ros_detect.paths import config_dir
 
 
 @lru_cache(maxsize=1)

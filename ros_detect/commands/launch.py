@@ -24,11 +24,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from ros_detect.commands.common import add_detector_arguments
-from ros_detect.core.errors import ConfigError, InputError
-from ros_detect.core.graph import MODES, GraphSpec, plan_graph
-from ros_detect.core.ros_params import dump_param_file, parse_override
-from ros_detect.core.sources import ASPECT_MODES, VideoSource, source_id
-from ros_detect.core.weights import RANDOM_INIT_LABEL
+from ros_detect.detection.weights import RANDOM_INIT_LABEL
+from ros_detect.errors import ConfigError, InputError
+from ros_detect.graph.params import dump_param_file, parse_override
+from ros_detect.graph.plan import MODES, GraphSpec, plan_graph
+from ros_detect.media.sources import ASPECT_MODES, VideoSource, source_id
 
 log = logging.getLogger(__name__)
 DETECTOR_OPTIONS = ("weights", "model", "precision", "device", "threads", "proposals", "score_threshold")
@@ -142,7 +142,7 @@ class GraphRunner:
     def _make_recorder(self) -> Any:
         if not self.args.output:
             return None
-        from ros_detect.core.graph_outputs import GraphRecorder
+        from ros_detect.pipeline.recorder import GraphRecorder
 
         fps = 30.0
         if self.spec.mode == "video":
@@ -161,8 +161,8 @@ class GraphRunner:
         return GraphRecorder(self.args.output, fps, write_video=not self.args.no_video)
 
     def _summary(self, outputs: Any, wall_s: float, detector_node: Any) -> dict[str, Any]:
-        from ros_detect.core.pipeline import build_summary, detector_info
-        from ros_detect.core.writers import write_json
+        from ros_detect.media.writers import write_json
+        from ros_detect.pipeline.video_job import build_summary, detector_info
 
         rec = self.recorder
         src_stats = outputs.source_stats() or {}

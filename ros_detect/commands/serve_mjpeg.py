@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import threading
 
-from ros_detect.core.mjpeg_server import MjpegServer
+from ros_detect.media.mjpeg_server import MjpegServer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

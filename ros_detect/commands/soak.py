@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ros_detect.core.errors import ConfigError, InputError
-from ros_detect.core.soak import MB, RssTrend, flow_counts, format_report, latency_quarters, tree_rss
+from ros_detect.bench.soak import MB, RssTrend, flow_counts, format_report, latency_quarters, tree_rss
+from ros_detect.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot create output directory {out}: {exc.strerror}", "pass a writable -o") from None
 
-    from ros_detect.core.soak_camera import SoakCamera
+    from ros_detect.bench.soak_camera import SoakCamera
 
     if "ROS_DOMAIN_ID" not in os.environ:  # a private graph: other ROS traffic on this machine would skew the figures
         os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))

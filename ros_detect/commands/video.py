@@ -8,9 +8,9 @@ import logging
 from pathlib import Path
 
 from ros_detect.commands.common import add_detector_arguments, detector_config
-from ros_detect.core.default_input import default_input
-from ros_detect.core.pipeline import VideoJob, run_video
-from ros_detect.core.sources import ASPECT_MODES
+from ros_detect.media.default_input import default_input
+from ros_detect.media.sources import ASPECT_MODES
+from ros_detect.pipeline.video_job import VideoJob, run_video
 
 log = logging.getLogger(__name__)
 

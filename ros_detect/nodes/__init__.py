@@ -1,4 +1,4 @@
-"""Thin rclpy nodes over ros_detect.core. Importing this package does not import rclpy.
+"""Thin rclpy nodes over ros_detect's pure packages. Importing this package does not import rclpy.
 
 Convention every node module follows (the launcher `ros-detect launch` and the launch files rely on it):
 
@@ -10,7 +10,7 @@ Convention every node module follows (the launcher `ros-detect launch` and the l
   undeclared names are ignored, so one parameter file can hold every node's section.
 * Parameter files use the ROS format with node-name sections matched in any namespace:
   `/**/detector: {ros__parameters: {...}}` (also `detector:` and `/**:` for all nodes); see config/*.yaml and
-  ros_detect/core/ros_params.py, which the in-process launcher uses to read them the way rcl does.
+  ros_detect/graph/params.py, which the in-process launcher uses to read them the way rcl does.
 * Topics are relative names and also parameters (`image_topic`, `detections_topic`, `main_person_topic`,
   `stats_topic`), so a namespace or a remap moves the whole graph.
 * A node that can finish on its own (a video source at the end of its file) exposes `done_future`
@@ -23,5 +23,5 @@ Convention every node module follows (the launcher `ros-detect launch` and the l
 
 Topics: `image` (sensor_msgs/Image bgr8 427x240, header.stamp = capture time, header.frame_id = source id),
 `detections` / `main_person` (std_msgs/String, one JSON document per frame, schemas in ros_detect/schemas),
-`stats` (std_msgs/String, `ros_detect/stats@1` about once a second per node, built by ros_detect/core/stats.py).
+`stats` (std_msgs/String, `ros_detect/stats@1` about once a second per node, built by ros_detect/graph/stats.py).
 """

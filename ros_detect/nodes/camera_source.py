@@ -16,9 +16,9 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ros_detect.core.errors import RosDetectError
-from ros_detect.core.graph_flow import frame_info_doc
-from ros_detect.core.sources import ASPECT_MODES, OUTPUT_SIZE, VideoSource, source_id
+from ros_detect.errors import RosDetectError
+from ros_detect.graph.flow import frame_info_doc
+from ros_detect.media.sources import ASPECT_MODES, OUTPUT_SIZE, VideoSource, source_id
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     StatsPublisher,

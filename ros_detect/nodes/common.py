@@ -20,9 +20,9 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 
-from ros_detect.core import schema
-from ros_detect.core.errors import ConfigError, RosDetectError
-from ros_detect.core.stats import StatsWindow
+from ros_detect import schema
+from ros_detect.errors import ConfigError, RosDetectError
+from ros_detect.graph.stats import StatsWindow
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ros_detect.core.graph_outputs import GraphRecorder
 from ros_detect.nodes.common import make_qos
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
+from ros_detect.pipeline.recorder import GraphRecorder
 
 
 class OutputsNode(Node):

@@ -19,11 +19,10 @@ from rclpy.task import Future
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ros_detect.core.detector import Detector, DetectorConfig, freeze_heap
-from ros_detect.core.errors import RosDetectError
-from ros_detect.core.graph_flow import FrameInfoTracker
-from ros_detect.core.models import REFERENCE_MODEL, ModelSpec
-from ros_detect.core.schema import detections_doc
+from ros_detect.detection.detector import Detector, DetectorConfig, freeze_heap
+from ros_detect.detection.models import REFERENCE_MODEL, ModelSpec
+from ros_detect.errors import RosDetectError
+from ros_detect.graph.flow import FrameInfoTracker
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     StatsPublisher,
@@ -35,6 +34,7 @@ from ros_detect.nodes.common import (
     subscribe,
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
+from ros_detect.schema import detections_doc
 
 NAME = "detector"
 FRAME_INFO_WAIT_S = 0.05

@@ -1,6 +1,6 @@
 """foxglove_bridge: serves image, annotations, results and stats to Foxglove / the zero-install page.
 
-Thin rclpy wrapper over ros_detect.core.foxglove_relay: callbacks only queue messages (bounded, drop and
+Thin rclpy wrapper over ros_detect.foxglove.relay: callbacks only queue messages (bounded, drop and
 count), so a slow web client never slows the pipeline. The image subscription is best effort: the bridge
 is a viewer and must never hold back a reliable publisher.
 """
@@ -14,8 +14,8 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ros_detect.core.foxglove_relay import FoxgloveRelay, RelayConfig
-from ros_detect.core.foxglove_web import WebPageServer
+from ros_detect.foxglove.relay import FoxgloveRelay, RelayConfig
+from ros_detect.foxglove.web import WebPageServer
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     ParamSpec,

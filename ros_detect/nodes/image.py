@@ -20,7 +20,7 @@ import numpy as np
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from ros_detect.core.errors import InputError
+from ros_detect.errors import InputError
 
 _CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1}
 

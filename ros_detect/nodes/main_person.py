@@ -9,9 +9,6 @@ from typing import Any
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from ros_detect.core.main_person import MainPersonConfig, MainPersonSelector
-from ros_detect.core.schema import stamp_to_ns
-from ros_detect.core.stages import select_main_person
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     StatsPublisher,
@@ -22,6 +19,9 @@ from ros_detect.nodes.common import (
     string_msg,
     subscribe,
 )
+from ros_detect.pipeline.stages import select_main_person
+from ros_detect.schema import stamp_to_ns
+from ros_detect.selection.main_person import MainPersonConfig, MainPersonSelector
 
 NAME = "main_person"
 _DEFAULTS = MainPersonConfig()

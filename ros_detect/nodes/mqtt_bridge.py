@@ -1,8 +1,8 @@
 """mqtt_bridge: forwards `main_person`, `detections` and `stats` (std_msgs/String JSON) to MQTT, unchanged.
 
-Thin rclpy wrapper over ros_detect.core.mqtt_client: callbacks only hand the JSON string to a bounded
+Thin rclpy wrapper over ros_detect.mqtt.client: callbacks only hand the JSON string to a bounded
 buffer; paho's own thread talks to the broker, so a slow or absent broker never slows the pipeline.
-If the broker is on loopback and nothing listens, ros_detect.core.broker starts one (autostart_broker).
+If the broker is on loopback and nothing listens, ros_detect.mqtt.broker starts one (autostart_broker).
 The bridge's own health (connected, buffered, dropped, ...) goes out on `stats` like every node's.
 """
 
@@ -17,12 +17,11 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from ros_detect.core.broker import LocalBroker, ensure_local_broker
-from ros_detect.core.errors import ConfigError, RosDetectError
-from ros_detect.core.mqtt_client import MqttPublisher
-from ros_detect.core.mqtt_config import MqttConfig, from_mapping
-from ros_detect.core.schema import stamp_to_ns
-from ros_detect.core.stats import StatsWindow
+from ros_detect.errors import ConfigError, RosDetectError
+from ros_detect.graph.stats import StatsWindow
+from ros_detect.mqtt.broker import LocalBroker, ensure_local_broker
+from ros_detect.mqtt.client import MqttPublisher
+from ros_detect.mqtt.config import MqttConfig, from_mapping
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     ParamSpec,
@@ -33,6 +32,7 @@ from ros_detect.nodes.common import (
     run_node,
     subscription_events,
 )
+from ros_detect.schema import stamp_to_ns
 
 NAME = "mqtt_bridge"
 _D = MqttConfig()

@@ -3,7 +3,7 @@
 Run as a process (`python test/helpers/fake_pipeline.py --rate 10 --duration 30`); it stops by itself after
 `--duration` seconds and prints one JSON line with what it published. Frames are deterministic: a dark blue
 background, a light grey "person" that moves right one step per frame (box = `person_box(seq)`), and a
-fixed orange-labelled "chair" detection. Documents are built with ros_detect.core.schema, so they are
+fixed orange-labelled "chair" detection. Documents are built with ros_detect.schema, so they are
 exactly what the real detector and main_person nodes publish.
 """
 
@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from ros_detect.core import schema
-from ros_detect.core.schema import Detection
+from ros_detect import schema
+from ros_detect.schema import Detection
 
 W, H = 427, 240
 BACKGROUND_BGR = (120, 40, 20)  # dark blue
@@ -71,7 +71,7 @@ def docs(seq: int, stamp_ns: int) -> tuple[dict, dict]:
 def synthetic_docs(seq: int, stamp_ns: int) -> tuple[np.ndarray, dict, dict]:
     """Demo feed for docs/screenshots: the synthetic street clip with its ground-truth person boxes as
     "detections" (score 1.00, model "ground-truth"); the main person is the largest box. Not a model result."""
-    from ros_detect.core.synthetic import ground_truth_boxes, render_frame
+    from ros_detect.media.synthetic import ground_truth_boxes, render_frame
 
     frame = render_frame(seq, size=(W, H))
     boxes = sorted(ground_truth_boxes(seq, size=(W, H)), key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
@@ -114,7 +114,7 @@ def main() -> int:
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
 
-    from ros_detect.core.stats import StatsWindow
+    from ros_detect.graph.stats import StatsWindow
     from ros_detect.nodes.image import bgr_to_image
 
     published = 0

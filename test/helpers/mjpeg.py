@@ -1,4 +1,4 @@
-"""The MJPEG test camera (ros_detect.core.mjpeg_server) as a pytest fixture.
+"""The MJPEG test camera (ros_detect.media.mjpeg_server) as a pytest fixture.
 
 with MjpegServer(fps=15) as cam:       # or the `mjpeg_server` fixture below
     run(["ros-detect", "launch", "webcam", "--source", cam.url])
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ros_detect.core.mjpeg_server import BOUNDARY, MjpegServer, free_port
+from ros_detect.media.mjpeg_server import BOUNDARY, MjpegServer, free_port
 
 __all__ = ["BOUNDARY", "MjpegServer", "free_port", "mjpeg_server"]
 

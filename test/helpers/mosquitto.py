@@ -26,7 +26,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from helpers.mjpeg import free_port
-from ros_detect.core.broker import mosquitto_conf, mosquitto_path, port_open
+from ros_detect.mqtt.broker import mosquitto_conf, mosquitto_path, port_open
 
 
 def require_mosquitto() -> str:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ros_detect.core import schema
+from ros_detect import schema
 
 if TYPE_CHECKING:  # not at run time: this file also runs as a script, without test/ on sys.path
     from helpers.mosquitto import MqttRecorder
@@ -66,13 +66,6 @@ def feed(env: dict[str, str], count: int, rate: float, *extra: str) -> subproces
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def wait_until(predicate, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 def seqs(rec: MqttRecorder) -> list[int]:

@@ -1,0 +1,187 @@
+"""One benchmark measurement in a fresh process: `python -m ros_detect.bench.worker JOB.json`.
+
+A fresh process per scheme and thread count makes peak RSS and load time belong to that scheme
+alone. The job file names the frames (.npy), the scheme and where to write results.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+T_START = time.perf_counter()
+
+import numpy as np  # noqa: E402
+
+
+def _stage_hooks(backend: Any) -> tuple[dict[str, float], list[Any]] | None:
+    """Wall time of the eager model's sub-stages (transform, backbone+FPN, RPN, RoI heads)."""
+    model = getattr(backend, "model", None)
+    if model is None or not hasattr(model, "roi_heads"):
+        return None
+    times: dict[str, float] = {}
+    starts: dict[str, float] = {}
+    handles = []
+    for name in ("transform", "backbone", "rpn", "roi_heads"):
+        module = getattr(model, name)
+
+        def pre(_m: Any, _a: Any, name: str = name) -> None:
+            starts[name] = time.perf_counter()
+
+        def post(_m: Any, _a: Any, _o: Any, name: str = name) -> None:
+            times[name] = times.get(name, 0.0) + (time.perf_counter() - starts[name]) * 1e3
+
+        handles += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+    return times, handles
+
+
+def backend_features(backend: Any, image: Any) -> dict[str, np.ndarray] | None:
+    """Backbone+FPN outputs for one 3xHxW image, from whatever the backend runs."""
+    if hasattr(backend, "features"):
+        return backend.features(image)
+    model = getattr(backend, "model", None)
+    if model is None:
+        return None
+    import torch
+
+    with torch.inference_mode():
+        x = model.transform([image.to(backend.device)])[0].tensors
+        if backend.autocast_dtype is not None:
+            with torch.autocast(backend.device.type, dtype=backend.autocast_dtype):
+                feats = model.backbone(x)
+        else:
+            feats = model.backbone(x)
+    return {f"fpn_{k}": v.float().cpu().numpy()[0] for k, v in feats.items()}
+
+
+def model_size_bytes(backend: Any) -> int:
+    """Bytes on disk: the cached artifact, else the serialised state_dict of the eager model."""
+    if getattr(backend, "size_bytes", None) and not hasattr(backend, "model"):
+        return int(backend.size_bytes)
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(backend.model.state_dict(), buf)
+    return buf.getbuffer().nbytes
+
+
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from ros_detect.detection.detector import Detector, DetectorConfig, bgr_to_tensor
+    from ros_detect.detection.models import ModelSpec
+    from ros_detect.schema import detections_doc, validate
+
+    import_s = time.perf_counter() - T_START
+    frames = np.load(job["frames"])[: job["n_frames"]]
+    calib = list(np.load(job["calibration"]))
+    spec = ModelSpec(
+        weights=job["weights"],
+        proposals=job["proposals"],
+        force_proposals=job["force_proposals"],
+        score_threshold=job["score_threshold"],
+    )
+    config = DetectorConfig(
+        model=spec,
+        precision=job["scheme"],
+        device=job.get("device", "cpu"),
+        threads=job["threads"],
+        warmup=job["mode"] == "run",
+    )
+    t0 = time.perf_counter()
+    detector = Detector(config, calibration_frames=lambda: calib)
+    backend = detector.backend
+    result: dict[str, Any] = {
+        "status": "ok",
+        "import_s": round(import_s, 3),
+        "load_s": round(detector.load_time_s, 3),
+        "construct_s": round(time.perf_counter() - t0, 3),
+        "warmup_s": round(detector.warmup_time_s, 3),
+        "cache_hit": getattr(backend, "cache_hit", None),
+        "build_s": getattr(backend, "build_s", None),
+        "threads": torch.get_num_threads(),
+        "proposals": detector.spec.proposals,
+        "model_input": [detector.spec.min_size, detector.spec.max_size],
+        "weights": detector.weights_label,
+        "trained": detector.trained,
+    }
+    if job["mode"] == "build":
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        return result
+    hooks = _stage_hooks(backend)
+    latency, cpu, stages, substages, outputs = [], [], [], [], []
+    for frame in frames:
+        if hooks:
+            hooks[0].clear()
+        c0, t0 = time.process_time(), time.perf_counter()
+        dets, timing = detector.detect(frame)
+        latency.append((time.perf_counter() - t0) * 1e3)
+        cpu.append((time.process_time() - c0) * 1e3)
+        stages.append(timing)
+        if hooks:
+            substages.append(dict(hooks[0]))
+        outputs.append(dets)
+    if hooks:
+        for h in hooks[1]:
+            h.remove()
+    h, w = frames[0].shape[:2]
+    doc = detections_doc(
+        seq=0,
+        stamp_ns=time.time_ns(),
+        frame_id="bench",
+        image_size=(w, h),
+        model=detector.model_name,
+        precision=detector.precision,
+        weights=detector.weights_label,
+        detections=outputs[0],
+        timing_ms=stages[0],
+    )
+    validate(doc)
+    result.update(
+        latency_ms=latency,
+        cpu_ms=cpu,
+        stages_ms=stages,
+        substages_ms=substages,
+        schema_valid=True,
+        size_bytes=model_size_bytes(backend),
+    )
+    arrays: dict[str, np.ndarray] = {}
+    for i, dets in enumerate(outputs):
+        arrays[f"boxes_{i}"] = np.array([d.box for d in dets], np.float32).reshape(-1, 4)
+        arrays[f"scores_{i}"] = np.array([d.score for d in dets], np.float32)
+        arrays[f"labels_{i}"] = np.array([d.class_id for d in dets], np.int64)
+    for i in range(min(job.get("feature_frames", 0), len(frames))):
+        feats = backend_features(backend, bgr_to_tensor(frames[i]))
+        for k, v in (feats or {}).items():
+            arrays[f"feat_{i}_{k}"] = v.astype(np.float32)
+    np.savez(job["outputs"], **arrays)
+    if job.get("coco"):
+        from ros_detect.bench.coco import coco_map
+
+        result["coco"] = coco_map(detector, **job["coco"])
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return result
+
+
+def main(argv: list[str]) -> int:
+    job = json.loads(Path(argv[0]).read_text())
+    from ros_detect.errors import RosDetectError
+
+    try:
+        result = run_job(job)
+    except RosDetectError as exc:
+        result = {"status": "unsupported", "error": exc.problem, "fix": exc.fix}
+    except Exception as exc:  # recorded in the report; the benchmark goes on with the next scheme
+        result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500], "trace": traceback.format_exc()}
+    Path(job["result"]).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,1 +1,0 @@
-"""Pure-Python core of ros_detect. Nothing in this package imports rclpy."""

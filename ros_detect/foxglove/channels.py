@@ -1,0 +1,164 @@
+"""Foxglove WebSocket payloads: channels, JPEG frames and image annotations built from the JSON documents.
+
+Pure Python over `foxglove-sdk` (no rclpy): the node in ros_detect/nodes/foxglove_bridge.py only feeds it.
+Image and annotations carry the frame's capture stamp both as message `timestamp` and as the WebSocket
+`log_time`, so Foxglove's synchronised Image panel overlays each box on the frame it was computed from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import foxglove
+import numpy as np
+from foxglove import messages as fm
+from foxglove.channels import CompressedImageChannel, ImageAnnotationsChannel
+
+from ros_detect import schema
+from ros_detect.errors import ConfigError
+
+# Foxglove topic names (absolute: they name WebSocket channels, not ROS topics).
+IMAGE_TOPIC = "/image"
+ANNOTATIONS_TOPIC = "/annotations"
+DETECTIONS_TOPIC = "/detections"
+MAIN_PERSON_TOPIC = "/main_person"
+STATS_TOPIC = "/stats"  # every node's ros_detect/stats@1 heartbeat, forwarded unchanged
+BRIDGE_STATS_TOPIC = "/bridge_stats"  # the bridge's own view of the pipeline: what the Plot panel graphs
+
+MAIN_COLOR = (0.0, 1.0, 0.0, 1.0)  # main person: pure green, thick (the page and tests look for it)
+OTHER_COLOR = (1.0, 0.6, 0.0, 1.0)  # every other detection: orange, thin
+TEXT_BG = (0.0, 0.0, 0.0, 0.6)
+MAIN_THICKNESS = 3.0
+OTHER_THICKNESS = 1.5
+FONT_SIZE = 12.0
+
+
+def _color(rgba: tuple[float, float, float, float]) -> fm.Color:
+    return fm.Color(r=rgba[0], g=rgba[1], b=rgba[2], a=rgba[3])
+
+
+def _timestamp(stamp_ns: int) -> fm.Timestamp:
+    return fm.Timestamp(sec=int(stamp_ns // 1_000_000_000), nsec=int(stamp_ns % 1_000_000_000))
+
+
+def check_jpeg_quality(quality: int) -> int:
+    if not 1 <= int(quality) <= 100:
+        raise ConfigError(f"jpeg_quality must be 1..100, got {quality}", "use e.g. 80 (smaller = less bandwidth)")
+    return int(quality)
+
+
+def encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
+    """A BGR frame as JPEG bytes (OpenCV releases the GIL while encoding)."""
+    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError(f"JPEG encoding failed for a frame of shape {frame.shape}")
+    return buf.tobytes()
+
+
+def compressed_image(jpeg: bytes, stamp_ns: int, frame_id: str) -> fm.CompressedImage:
+    return fm.CompressedImage(timestamp=_timestamp(stamp_ns), frame_id=frame_id, data=jpeg, format="jpeg")
+
+
+def _box_outline(box: list[float], stamp: fm.Timestamp, rgba: tuple, thickness: float) -> fm.PointsAnnotation:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return fm.PointsAnnotation(
+        timestamp=stamp,
+        type=fm.PointsAnnotationType.LineLoop,
+        points=[fm.Point2(x=x1, y=y1), fm.Point2(x=x2, y=y1), fm.Point2(x=x2, y=y2), fm.Point2(x=x1, y=y2)],
+        outline_color=_color(rgba),
+        thickness=thickness,
+    )
+
+
+def _label(box: list[float], text: str, stamp: fm.Timestamp, rgba: tuple) -> fm.TextAnnotation:
+    # Bottom-left origin: just above the box, or inside it when the box touches the top edge.
+    x1, y1 = float(box[0]), float(box[1])
+    y = y1 - 2.0 if y1 >= FONT_SIZE + 2 else y1 + FONT_SIZE + 2
+    return fm.TextAnnotation(
+        timestamp=stamp,
+        position=fm.Point2(x=x1, y=y),
+        text=text,
+        font_size=FONT_SIZE,
+        text_color=_color(rgba),
+        background_color=_color(TEXT_BG),
+    )
+
+
+def _same_box(a: list[float], b: list[float], tol: float = 0.5) -> bool:
+    return all(abs(float(p) - float(q)) <= tol for p, q in zip(a, b, strict=True))
+
+
+def main_person_label(main: dict[str, Any]) -> str:
+    parts = ["main person"]
+    if main.get("score") is not None:
+        parts.append(f"{main['score']:.2f}")
+    if main.get("track_id") is not None:
+        parts.append(f"#{main['track_id']}")
+    if main.get("held"):
+        parts.append("(held)")
+    return " ".join(parts)
+
+
+def image_annotations(detections: dict[str, Any] | None, main: dict[str, Any] | None) -> fm.ImageAnnotations:
+    """Boxes of one frame: every detection thin orange with label + score, the main person thick green.
+
+    Either document may be missing (the bridge dropped it); the stamp comes from whichever is present.
+    """
+    doc = main if main is not None else detections
+    if doc is None:
+        raise ValueError("image_annotations needs a detections or a main_person document")
+    stamp = _timestamp(schema.stamp_to_ns(doc["stamp"]))
+    main_box = main.get("box") if main is not None else None
+    points: list[fm.PointsAnnotation] = []
+    texts: list[fm.TextAnnotation] = []
+    for det in (detections or {}).get("detections", []):
+        if main_box is not None and _same_box(det["box"], main_box):
+            continue  # drawn below, highlighted
+        points.append(_box_outline(det["box"], stamp, OTHER_COLOR, OTHER_THICKNESS))
+        texts.append(_label(det["box"], f"{det['label']} {det['score']:.2f}", stamp, OTHER_COLOR))
+    if main_box is not None:
+        points.append(_box_outline(main_box, stamp, MAIN_COLOR, MAIN_THICKNESS))
+        texts.append(_label(main_box, main_person_label(main), stamp, MAIN_COLOR))
+    return fm.ImageAnnotations(timestamp=stamp, points=points, texts=texts)
+
+
+def json_channel_schema(schema_id: str) -> dict[str, Any]:
+    """The project's JSON Schema for a channel; its "title" becomes the Foxglove schema name."""
+    return schema.json_schema(schema_id)
+
+
+@dataclass
+class Channels:
+    """The bridge's Foxglove channels, all in one SDK context (one server per bridge)."""
+
+    context: foxglove.Context
+    image: CompressedImageChannel
+    annotations: ImageAnnotationsChannel
+    detections: foxglove.Channel
+    main_person: foxglove.Channel
+    stats: foxglove.Channel
+    bridge_stats: foxglove.Channel
+
+    @classmethod
+    def create(cls, context: foxglove.Context | None = None) -> Channels:
+        ctx = context or foxglove.Context()
+        stats_schema = json_channel_schema(schema.STATS_SCHEMA)
+        return cls(
+            context=ctx,
+            image=CompressedImageChannel(IMAGE_TOPIC, context=ctx),
+            annotations=ImageAnnotationsChannel(ANNOTATIONS_TOPIC, context=ctx),
+            detections=foxglove.Channel(
+                DETECTIONS_TOPIC, schema=json_channel_schema(schema.DETECTIONS_SCHEMA), context=ctx
+            ),
+            main_person=foxglove.Channel(
+                MAIN_PERSON_TOPIC, schema=json_channel_schema(schema.MAIN_PERSON_SCHEMA), context=ctx
+            ),
+            stats=foxglove.Channel(STATS_TOPIC, schema=stats_schema, context=ctx),
+            bridge_stats=foxglove.Channel(BRIDGE_STATS_TOPIC, schema=stats_schema, context=ctx),
+        )
+
+    def close(self) -> None:
+        for ch in (self.image, self.annotations, self.detections, self.main_person, self.stats, self.bridge_stats):
+            ch.close()
