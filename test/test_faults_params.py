@@ -33,7 +33,21 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
     "detector-wrong-architecture": ("detector", ["-p", "weights:={tmp}/lin.pth"], ["does not fit", "checkpoint of"]),
     "camera-negative-fps": ("camera_source", ["-p", "max_fps:=-1.0"], ["'max_fps'", "out of range", "positive"]),
     "camera-zero-timeout": ("camera_source", ["-p", "open_timeout_s:=0.0"], ["'open_timeout_s'", "out of range"]),
-    "camera-zero-depth": ("camera_source", ["-p", "image_depth:=0"], ["image_depth", ">= 1"]),
+    "camera-zero-depth": (
+        "camera_source",
+        ["-p", "qos_overrides./image.publisher.depth:=0"],
+        ["qos_overrides./image.publisher", "depth must be >= 1"],
+    ),
+    "camera-unknown-reliability": (
+        "camera_source",
+        ["-p", "qos_overrides./image.publisher.reliability:=sometimes"],
+        ["reliability", "best_effort"],
+    ),
+    "video-depth-below-in-flight": (
+        "video_source",
+        ["-p", "input:={clip}", "-p", "max_in_flight:=4", "-p", "qos_overrides./image.publisher.depth:=2"],
+        ["qos_overrides./image.publisher.depth", "max_in_flight"],
+    ),
     "camera-wrong-type": ("camera_source", ["-p", "reconnect_max_s:=soon"], ["'reconnect_max_s'", "wrong type"]),
     "video-zero-in-flight": ("video_source", ["-p", "input:={clip}", "-p", "max_in_flight:=0"], ["'max_in_flight'"]),
     "video-input-is-a-dir": ("video_source", ["-p", "input:={tmp}"], ["not a readable file"]),

@@ -146,10 +146,10 @@ def test_plan_graph_defaults_and_overrides() -> None:
     assert ("mqtt_bridge" in names) is False  # video: MQTT off by default
     det = video.node("detector")
     assert det.params["threads"] == 1 and det.params["stats_period_s"] == 0.5
-    assert det.params["image_reliability"] == "reliable"
+    assert det.params["qos_overrides./image.subscription.reliability"] == "reliable"
     webcam = graph.plan_graph("webcam", bridges={"mqtt": False, "foxglove": False})
     assert [n.name for n in webcam.nodes] == ["camera_source", "detector", "main_person"]
-    assert webcam.node("detector").params["image_reliability"] == "best_effort"
+    assert webcam.node("detector").params["qos_overrides./image.subscription.reliability"] == "best_effort"
     with pytest.raises(ConfigError, match="unknown launch mode"):
         graph.plan_graph("radio")
     with pytest.raises(ConfigError, match="unknown node"):

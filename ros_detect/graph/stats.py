@@ -15,7 +15,7 @@ import numpy as np
 
 from ros_detect.schema import STATS_SCHEMA, stamp_from_ns
 
-__all__ = ["STATS_SCHEMA", "StatsWindow"]
+__all__ = ["STATS_SCHEMA", "LossLog", "StatsWindow"]
 STATES = ("starting", "running", "reconnecting", "finished")
 
 
@@ -110,3 +110,30 @@ def _p50_p99(values: list[float]) -> dict[str, float | None]:
         return {"p50": None, "p99": None}
     arr = np.asarray(values, float)
     return {"p50": round(float(np.percentile(arr, 50)), 3), "p99": round(float(np.percentile(arr, 99)), 3)}
+
+
+@dataclass
+class LossLog:
+    """Messages lost on one subscription, reported at most once per `period_s` however many are lost.
+
+    `add()` returns (lost since the last report, total, seconds since the last report) when a report is due:
+    at the first loss, then at the first loss after each period, so a steady loss of frames (latest wins in
+    webcam mode) gives one log line per period instead of one per frame.
+    """
+
+    period_s: float = 10.0
+    total: int = 0
+    pending: int = 0
+    _last_report: float | None = None
+
+    def add(self, count: int, now: float | None = None) -> tuple[int, int, float] | None:
+        now = time.monotonic() if now is None else now
+        self.total += int(count)
+        self.pending += int(count)
+        if self._last_report is not None and now - self._last_report < self.period_s:
+            return None
+        span = 0.0 if self._last_report is None else now - self._last_report
+        report = (self.pending, self.total, span)
+        self.pending = 0
+        self._last_report = now
+        return report

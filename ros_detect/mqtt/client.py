@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
@@ -100,6 +101,11 @@ class MqttPublisher:
             self.counters["received"] += 1
         self.buffer.put(Outgoing(stream, data, self.config.qos, self.config.retain))
         return True
+
+    def set_forwarding(self, forward: tuple[str, ...], detections_max_hz: float) -> None:
+        """Change what is forwarded while running (validated like the start-up settings: ConfigError)."""
+        self.config = replace(self.config, forward=tuple(forward), detections_max_hz=detections_max_hz)
+        self.rate = RateLimiter(detections_max_hz)
 
     def start(self) -> None:
         """Connect in the background once the source id is known (now, or at `set_source`).

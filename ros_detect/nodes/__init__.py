@@ -24,4 +24,13 @@ Convention every node module follows (the launcher `ros-detect launch` and the l
 Topics: `image` (sensor_msgs/Image bgr8 427x240, header.stamp = capture time, header.frame_id = source id),
 `detections` / `main_person` (std_msgs/String, one JSON document per frame, schemas in ros_detect/schemas),
 `stats` (std_msgs/String, `ros_detect/stats@1` about once a second per node, built by ros_detect/graph/stats.py).
+
+Stopping: see ros_detect/nodes/startup.py (Ctrl-C or SIGTERM at any moment ends a node process quietly) and
+docs/nodes.md.
 """
+
+from ros_detect.nodes.startup import guard_node_program
+
+# First thing a node program runs (this package is imported before any node module): a stop request during
+# the imports that follow (rclpy, numpy: a second or more on a loaded machine) ends it without a traceback.
+guard_node_program()

@@ -1,9 +1,10 @@
 """camera_source: a camera index, /dev/videoN or stream URL on `image`; latest frame wins.
 
 A reader thread blocks on the capture and publishes each frame as it arrives (publishing from a
-thread is safe in rclpy), with sensor-data QoS by default, so a busy detector only ever sees the newest
-frame. When the device or stream disappears the thread reconnects with exponential backoff
-(reconnect_initial_s doubling up to reconnect_max_s) and reports `reconnecting` in stats.
+thread is safe in rclpy), with sensor-data QoS by default (best effort, depth 1; the `qos_overrides`
+parameters change it), so a busy detector only ever sees the newest frame. `max_fps` is live. When the
+device or stream disappears the thread reconnects with exponential backoff (reconnect_initial_s doubling
+up to reconnect_max_s) and reports `reconnecting` in stats.
 """
 
 from __future__ import annotations
@@ -16,19 +17,10 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ros_detect.errors import RosDetectError
+from ros_detect.errors import ConfigError, RosDetectError
 from ros_detect.graph.flow import frame_info_doc
 from ros_detect.media.sources import ASPECT_MODES, OUTPUT_SIZE, VideoSource, source_id
-from ros_detect.nodes.common import (
-    COMMON_PARAMS,
-    StatsPublisher,
-    check_parameters,
-    declare_parameters,
-    log_parameters,
-    make_qos,
-    publisher_events,
-    string_msg,
-)
+from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, latest_wins, log_parameters, reliable, string_msg
 from ros_detect.nodes.image import bgr_to_image
 
 NAME = "camera_source"
@@ -42,41 +34,32 @@ PARAMS = {
     "reconnect_max_s": (5.0, "retry delay cap (the delay doubles up to this)"),
     "image_topic": ("image", "output sensor_msgs/Image topic"),
     "frame_info_topic": ("frame_info", "per-frame seq (std_msgs/String JSON)"),
-    "image_reliability": ("best_effort", "best_effort (REP-2003 sensor data) | reliable"),
-    "image_depth": (1, "publisher history depth (1 = latest wins)"),
     **COMMON_PARAMS,
 }
+RULES = {
+    "open_timeout_s": (lambda v: v > 0, "a positive number of seconds, e.g. 5.0"),
+    "reconnect_initial_s": (lambda v: v > 0, "a positive number of seconds, e.g. 0.5"),
+}
+LIVE = {"max_fps": (lambda v: v >= 0, "0 (as the camera delivers) or a positive rate")}
 
 
-class CameraSourceNode(Node):
+class CameraSourceNode(NodeScaffold, Node):
+    PARAMS = PARAMS
+    RULES = RULES
+    LIVE = LIVE
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
-        p = declare_parameters(self, PARAMS)
-        check_parameters(
-            self,
-            p,
-            {
-                "max_fps": (lambda v: v >= 0, "0 (as the camera delivers) or a positive rate"),
-                "open_timeout_s": (lambda v: v > 0, "a positive number of seconds, e.g. 5.0"),
-                "reconnect_initial_s": (lambda v: v > 0, "a positive number of seconds, e.g. 0.5"),
-                "reconnect_max_s": (lambda v: v >= p["reconnect_initial_s"], "at least reconnect_initial_s, e.g. 5.0"),
-            },
-        )
-        self.params = p
+        p = self.setup_parameters()
         self.source_id = p["source_id"] or source_id(p["input"])
         self.seq = 0
         self.connects = 0
         self.disconnects = 0
         self.open_failures = 0
         self.skipped = 0
-        self.image_pub = self.create_publisher(
-            Image,
-            p["image_topic"],
-            make_qos(p["image_reliability"], p["image_depth"], "image_depth"),
-            event_callbacks=publisher_events(self, p["image_topic"]),
-        )
-        self.info_pub = self.create_publisher(String, p["frame_info_topic"], make_qos("reliable", 100))
-        self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
+        self.image_pub = self.publisher(Image, p["image_topic"], latest_wins())
+        self.info_pub = self.publisher(String, p["frame_info_topic"], reliable(100))
+        self.start_stats()
         self.stats.window.frame_id = self.source_id
         self.stats.extra = self._refresh_counters
         self._stop = threading.Event()
@@ -88,7 +71,6 @@ class CameraSourceNode(Node):
     def _run(self) -> None:
         p = self.params
         delay = p["reconnect_initial_s"]
-        min_period = 1.0 / p["max_fps"] if p["max_fps"] > 0 else 0.0
         while not self._stopping():
             try:
                 self._source = VideoSource(p["input"], OUTPUT_SIZE, p["aspect"], open_timeout_s=p["open_timeout_s"])
@@ -107,6 +89,7 @@ class CameraSourceNode(Node):
             for frame in self._source:
                 if self._stopping():
                     break
+                min_period = 1.0 / p["max_fps"] if p["max_fps"] > 0 else 0.0  # live: read every frame
                 if min_period and time.monotonic() - last < min_period:
                     self.skipped += 1
                     continue
@@ -124,6 +107,13 @@ class CameraSourceNode(Node):
                 self.stats.window.state = "reconnecting"
                 self.get_logger().warning(f"{p['input']} stopped delivering frames; reconnecting")
                 self._stop.wait(delay)
+
+    def check(self, values: dict[str, Any]) -> None:
+        if values["reconnect_max_s"] < values["reconnect_initial_s"]:
+            raise ConfigError(
+                f"{self.get_name()}: parameter 'reconnect_max_s' = {values['reconnect_max_s']!r} is out of range",
+                "set 'reconnect_max_s' to at least reconnect_initial_s, e.g. 5.0",
+            )
 
     def _stopping(self) -> bool:
         """close() was called, or rclpy's signal handler already shut the context down."""

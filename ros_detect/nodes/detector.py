@@ -1,4 +1,10 @@
-"""detector: `image` -> `detections` (one JSON document per processed frame, also when empty).
+"""detector: `image` -> `detections` (one JSON document per processed frame, also when empty); a lifecycle node.
+
+Lifecycle (rclpy.lifecycle, `ros2 lifecycle get|set /detector`): `configure` builds or loads the model (on its
+own thread: a stop request ends the node at once, however long the build), `activate` starts processing frames,
+`deactivate` stops taking frames (the frame in inference finishes first), `cleanup` releases the model,
+`shutdown` ends the node process (exit 0). With `autostart` (default) the node configures and activates itself,
+so launch files and `ros-detect launch` need no lifecycle manager.
 
 Frame facts the Image message cannot carry (seq, media time, decode time) come from the source's
 `frame_info` side topic, matched by capture stamp; without it (a foreign camera driver, an image-only
@@ -8,36 +14,39 @@ bag) frames are numbered in arrival order. Frames older than max_age_ms are drop
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
 import threading
 import time
+import traceback
 from collections import deque
 from typing import Any
 
-from rclpy.node import Node
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.task import Future
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from ros_detect.detection.detector import Detector, DetectorConfig, freeze_heap
 from ros_detect.detection.models import REFERENCE_MODEL, ModelSpec
-from ros_detect.errors import RosDetectError
+from ros_detect.errors import ConfigError, RosDetectError
 from ros_detect.graph.flow import FrameInfoTracker
+from ros_detect.media.sources import Frame
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
-    StatsPublisher,
-    declare_parameters,
+    NodeScaffold,
     log_parameters,
-    make_qos,
-    publisher_events,
+    reliable,
     string_msg,
-    subscribe,
+    wait_unless_stopped,
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
-from ros_detect.schema import detections_doc
+from ros_detect.pipeline.stages import detect_frame
 
 NAME = "detector"
 FRAME_INFO_WAIT_S = 0.05
+DEACTIVATE_WAIT_S = 10.0  # longest deactivate waits for the frame in inference
 PARAMS = {
     "model": (REFERENCE_MODEL, "torchvision detector name"),
     "weights": ("auto", "auto | DEFAULT | none | /path/to/checkpoint.pth"),
@@ -52,25 +61,103 @@ PARAMS = {
     "image_topic": ("image", "input sensor_msgs/Image topic"),
     "frame_info_topic": ("frame_info", "per-frame seq/media time from the source (optional)"),
     "detections_topic": ("detections", "output std_msgs/String JSON (ros_detect/detections@1)"),
-    "image_reliability": ("reliable", "reliable (video: every frame) | best_effort (webcam: latest wins)"),
-    "image_depth": (10, "image subscription depth (>= source max_in_flight in video mode; 1 = latest wins)"),
+    "autostart": (True, "configure and activate at start-up; false: wait for `ros2 lifecycle set`"),
     **COMMON_PARAMS,
+}
+LIVE = {
+    "score_threshold": (lambda v: 0.0 <= v <= 1.0, "a score in [0, 1], e.g. 0.5"),
+    "max_age_ms": (lambda v: v >= 0, "0 (never drop) or a positive age in milliseconds, e.g. 500.0"),
 }
 
 
-class DetectorNode(Node):
-    """Callbacks only queue; one inference thread works the queue.
+class DetectorNode(NodeScaffold, LifecycleNode):
+    """Callbacks only queue; one inference thread works the queue while the node is active.
 
     Inference never runs in an executor callback: a multi-threaded executor whose callback group is busy
     while messages wait spins the main thread at 100% of a core (seen: a third of the CPU taken from
     inference on two cores, and GIL stalls of 0.4 s in preprocessing). The executor stays free for
-    frame_info, stats and parameters.
+    frame_info, stats, parameters and lifecycle requests. The model is built on a thread of its own too.
     """
+
+    PARAMS = PARAMS
+    LIVE = LIVE
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
-        p = declare_parameters(self, PARAMS)
-        self.params = p
+        p = self.setup_parameters()
+        self.detector: Detector | None = None
+        self.built_threshold = 0.0  # detections below the model's built-in threshold never come out of it
+        self.info = FrameInfoTracker()  # also counts frames replaced before they got here (latest wins)
+        self.arrival_seq = 0
+        self.stale = 0
+        self.inactive_dropped = 0
+        self.pub = self.publisher(String, p["detections_topic"], reliable(10), lifecycle=True)
+        self.start_stats()
+        self.stats.extra = self._refresh_counters
+        self.info_sub: Any = None
+        self.image_sub: Any = None
+        self._info_ready = threading.Condition()  # guards self.info; notified on every frame_info
+        # images wait here for the inference thread; with a depth-1 subscription (webcam, latest wins) a newer
+        # frame replaces the waiting one (the tracker counts it from its frame_info)
+        self._queue: deque[Image] = deque(maxlen=10)
+        self._wake = threading.Condition()  # guards _queue, _active, _busy, _stop
+        self._active = False
+        self._busy = False
+        self._stop = False
+        self._cancel = threading.Event()  # close(): abandon a model build in progress
+        self.done_future = Future()  # fails with the error that makes every frame fail; run_node reports it
+        self._worker = threading.Thread(target=self._work, name="inference", daemon=True)
+        self._worker.start()
+        log_parameters(self, p)
+        self._autostart: threading.Thread | None = None
+        if p["autostart"]:  # off the executor, so parameters and `ros2 lifecycle get` answer during the build
+            self._autostart = threading.Thread(target=self._start_up, name="autostart", daemon=True)
+            self._autostart.start()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def _start_up(self) -> None:
+        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS and not self._cancel.is_set():
+            self.trigger_activate()
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = self.params
+        self.get_logger().info(f"configuring: loading {p['model']} ({p['precision']}); Ctrl-C stops at any moment")
+        try:
+            detector = self._build()
+        except RosDetectError as exc:
+            self.get_logger().error(f"configure failed: {exc.problem} (fix: {exc.fix})")
+            if p["autostart"]:  # the node cannot do its job: end the process with problem + fix, exit 2
+                self._fail(exc)
+            return TransitionCallbackReturn.FAILURE
+        except Exception as exc:
+            self.get_logger().error(f"configure failed:\n{traceback.format_exc()}")
+            if p["autostart"]:
+                self._fail(exc)
+            return TransitionCallbackReturn.ERROR
+        if detector is None:
+            return TransitionCallbackReturn.FAILURE  # stopped during the build
+        self.detector = detector
+        self.built_threshold = detector.spec.score_threshold
+        self.info_sub = self.subscription(String, p["frame_info_topic"], self._on_info, reliable(100))
+        # video: every frame (reliable, depth >= the source's max_in_flight); webcam: qos_overrides make it
+        # best effort, depth 1 (latest wins) in config/webcam.yaml
+        self.image_sub = self.subscription(Image, p["image_topic"], self._on_image, reliable(10))
+        with self._wake:
+            self._queue = deque(maxlen=max(1, self.image_sub.qos_profile.depth))
+        self.get_logger().info(
+            f"configured: {detector.model_name} {detector.precision} on {detector.device}, weights "
+            f"{detector.weights_label}, image QoS {self.image_sub.qos_profile.reliability.name.lower()} "
+            f"depth {self.image_sub.qos_profile.depth}"
+        )
+        return super().on_configure(state)
+
+    def _build(self) -> Detector | None:
+        """Build or load the model on its own thread; None if a stop request came first.
+
+        A build cannot be interrupted half-way (torch, OpenVINO); the waiting can. The process then exits and
+        the thread ends with it; a build cache entry only appears, by a rename, once complete.
+        """
+        p = self.params
         config = DetectorConfig(
             model=ModelSpec(
                 name=p["model"],
@@ -84,44 +171,104 @@ class DetectorNode(Node):
             device=p["device"],
             threads=p["threads"],
         )
-        self.detector = Detector(config)  # slow (model build): done before subscribing
-        freeze_heap()  # no full garbage-collection pause in the middle of a frame later
-        self.info = FrameInfoTracker()  # also counts frames replaced before they got here (latest wins)
-        self.arrival_seq = 0
-        self.stale = 0
-        self.pub = self.create_publisher(
-            String, p["detections_topic"], 10, event_callbacks=publisher_events(self, p["detections_topic"])
-        )
-        self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
-        self.stats.extra = lambda w: w.set_counter("stale", self.stale)
-        self._info_lock = threading.Lock()
-        # frame_info keeps flowing while a frame is in inference, so the tracker sees every frame the
-        # source published and counts the ones replaced
-        info_qos = make_qos("reliable", 100)
-        self.info_sub = self.create_subscription(String, p["frame_info_topic"], self._on_info, info_qos)
-        # images wait here for the inference thread; in webcam mode (depth 1) a newer frame replaces the
-        # waiting one (the tracker counts it from its frame_info)
-        self._queue: deque[Image] = deque(maxlen=p["image_depth"])
-        self._wake = threading.Condition()
-        self._stop = False
-        self.done_future = Future()  # fails with the error that makes every frame fail; run_node reports it
-        self.image_sub = subscribe(
-            self,
-            Image,
-            p["image_topic"],
-            self._on_image,
-            make_qos(p["image_reliability"], p["image_depth"], "image_depth"),
-        )
-        self._worker = threading.Thread(target=self._work, name="inference", daemon=True)
-        self._worker.start()
-        log_parameters(self, p | {"weights_resolved": self.detector.weights_label})
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
 
+        def build() -> None:
+            try:
+                outcome["detector"] = Detector(config)
+                freeze_heap()  # no full garbage-collection pause in the middle of a frame later
+            except BaseException as exc:
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=build, name="model_build", daemon=True).start()
+        if not wait_unless_stopped(done, self._cancel):
+            self.get_logger().info("stop requested: model build abandoned")
+            return None
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["detector"]
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)  # the detections publisher first: the next frame can go out
+        with self._wake:
+            self._active = True
+            self._wake.notify_all()
+        self.get_logger().info("active: processing frames")
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._pause()
+        self.get_logger().info("inactive: frames are no longer taken")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        self.get_logger().info("cleaned up: model released")
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._pause()
+        self._release()
+        self.get_logger().info("shut down: the node process ends")
+        if not self.done_future.done():
+            self.done_future.set_result(True)  # run_node stops spinning: exit 0
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._pause()
+        self._release()
+        return super().on_error(state)
+
+    def _pause(self) -> None:
+        """Stop taking frames; the one in inference finishes (bounded) and goes out first."""
+        with self._wake:
+            self._active = False
+            self._wake.wait_for(lambda: not self._busy, timeout=DEACTIVATE_WAIT_S)
+
+    def _release(self) -> None:
+        for sub in (self.image_sub, self.info_sub):
+            if sub is not None:
+                self.destroy_subscription(sub)
+        self.image_sub = self.info_sub = None
+        with self._wake:
+            self.inactive_dropped += len(self._queue)
+            self._queue.clear()
+        if self.detector is not None:
+            self.detector = None
+            gc.unfreeze()  # the model was frozen out of the collector (freeze_heap): let it go
+            gc.collect()
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self.done_future.done():
+            self.done_future.set_exception(exc)
+
+    # -- parameters ---------------------------------------------------------------------------------
+    def check(self, values: dict[str, Any]) -> None:
+        built = getattr(self, "detector", None) is not None  # not yet while the parameters are declared
+        if built and values["score_threshold"] < self.built_threshold:
+            raise ConfigError(
+                f"score_threshold {values['score_threshold']} is below {self.built_threshold}, the threshold "
+                "the model was built with (it never outputs lower scores)",
+                "raise it live, or set it and rebuild: ros2 lifecycle set /detector deactivate, cleanup, "
+                "configure, activate (or restart the node with -p score_threshold:=...)",
+            )
+
+    def apply_parameter(self, name: str, value: Any) -> None:
+        detector = self.detector
+        if name == "score_threshold" and detector is not None:
+            detector.spec = dataclasses.replace(detector.spec, score_threshold=value)
+
+    # -- frames -------------------------------------------------------------------------------------
     def _on_info(self, msg: String) -> None:
         try:
             info = json.loads(msg.data)
             stamp = int(info["stamp_ns"])
-            with self._info_lock:
+            with self._info_ready:
                 dropped = self.info.on_info(stamp, info)
+                self._info_ready.notify_all()
         except (ValueError, KeyError, TypeError):
             self.get_logger().warning("malformed frame_info message ignored")
             return
@@ -130,43 +277,61 @@ class DetectorNode(Node):
 
     def _on_image(self, msg: Image) -> None:
         with self._wake:
+            if not self._active:
+                self.inactive_dropped += 1
+                return
             self._queue.append(msg)
-            self._wake.notify()
+            self._wake.notify_all()
 
     def _work(self) -> None:
         while True:
             with self._wake:
-                while not self._queue and not self._stop:
-                    self._wake.wait()
+                self._wake.wait_for(lambda: self._stop or (self._active and bool(self._queue)))
                 if self._stop:
                     return
                 msg = self._queue.popleft()
+                self._busy = True
             try:
                 self._process(msg)
             except RosDetectError as exc:  # a setting that fails every frame (e.g. image size): stop the node
-                self.done_future.set_exception(exc)
+                self._fail(exc)
                 return
             except Exception as exc:  # one bad frame must not end the inference thread
                 self.get_logger().error(f"frame not processed: {type(exc).__name__}: {exc}")
+            finally:
+                with self._wake:
+                    self._busy = False
+                    self._wake.notify_all()
 
     def close(self) -> None:
-        """Stop the inference thread (a frame in inference finishes first, bounded)."""
+        """Abandon a model build, stop the inference thread (a frame in inference finishes first, bounded)."""
+        self._cancel.set()
+        if self._autostart is not None:
+            self._autostart.join(timeout=5.0)  # its configure returns within a poll once cancelled
         with self._wake:
             self._stop = True
-            self._wake.notify()
+            self._wake.notify_all()
         self._worker.join(timeout=5.0)
 
+    def _frame_info(self, capture_ns: int, frame_id: str) -> tuple[dict[str, Any] | None, int]:
+        """This frame's frame_info (None if it never comes) and the frames it proves dropped.
+
+        The image can overtake its frame_info (two topics), e.g. right after a restart: when a source publishes
+        frame_info, give it a moment so the frame keeps the source's numbering."""
+        info_sub = self.info_sub
+        wait_s = FRAME_INFO_WAIT_S if info_sub is not None and info_sub.get_publisher_count() else 0.0
+        with self._info_ready:
+            self._info_ready.wait_for(lambda: self.info.cache.has(capture_ns), timeout=wait_s)
+            return self.info.on_image(capture_ns, frame_id)
+
     def _process(self, msg: Image) -> None:
+        detector = self.detector
+        if detector is None:
+            return
         t_start = time.time_ns()
         capture_ns = stamp_ns(msg.header)
         frame_id = msg.header.frame_id or "source"
-        # The image can overtake its frame_info (two topics), e.g. right after a restart: when a source
-        # publishes frame_info, give it a moment so the frame keeps the source's numbering.
-        deadline = time.monotonic() + FRAME_INFO_WAIT_S if self.info_sub.get_publisher_count() else 0.0
-        while not self.info.cache.has(capture_ns) and time.monotonic() < deadline:
-            time.sleep(0.002)
-        with self._info_lock:
-            info, dropped = self.info.on_image(capture_ns, frame_id)
+        info, dropped = self._frame_info(capture_ns, frame_id)
         if dropped:
             self.stats.window.drop(dropped)
         if info is not None:
@@ -180,30 +345,23 @@ class DetectorNode(Node):
             self.stats.window.drop()
             return
         try:
-            frame = image_to_bgr(msg)
+            image = image_to_bgr(msg)
         except Exception as exc:
-            self.get_logger().error(f"cannot use image on '{self.image_sub.topic_name}': {exc}")
+            self.get_logger().error(f"cannot use image on '{self.params['image_topic']}': {exc}")
             return
-        detections, timing = self.detector.detect(frame)
-        timing_ms = {"decode": decode_ms, **timing, "wait": max(0.0, wait_ms)}
-        doc = detections_doc(
-            seq=seq,
-            stamp_ns=capture_ns,
-            frame_id=frame_id,
-            image_size=(int(msg.width), int(msg.height)),
-            model=self.detector.model_name,
-            precision=self.detector.precision,
-            weights=self.detector.weights_label,
-            detections=detections,
-            timing_ms=timing_ms,
-            media_time_s=media_time_s,
-        )
+        frame = Frame(seq=seq, stamp_ns=capture_ns, image=image, decode_ms=decode_ms, media_time_s=media_time_s)
+        doc, _ = detect_frame(detector, frame, frame_id)
+        doc["timing_ms"]["wait"] = round(max(0.0, wait_ms), 3)  # the time this frame waited for the detector
         self.pub.publish(string_msg(doc))
         self.stats.window.record(
             latency_ms={"capture_to_detection": (time.time_ns() - capture_ns) / 1e6},
-            stage_ms=timing_ms,
+            stage_ms=doc["timing_ms"],
             frame_id=frame_id,
         )
+
+    def _refresh_counters(self, window: Any) -> None:
+        window.set_counter("stale", self.stale)
+        window.set_counter("inactive_dropped", self.inactive_dropped)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -2,29 +2,29 @@
 
 Thin rclpy wrapper over ros_detect.foxglove.relay: callbacks only queue messages (bounded, drop and
 count), so a slow web client never slows the pipeline. The image subscription is best effort: the bridge
-is a viewer and must never hold back a reliable publisher.
+is a viewer and must never hold back a reliable publisher. `jpeg_quality` is live.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from ros_detect.foxglove.channels import check_jpeg_quality
 from ros_detect.foxglove.relay import FoxgloveRelay, RelayConfig
 from ros_detect.foxglove.web import WebPageServer
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
+    NodeScaffold,
     ParamSpec,
-    declare_parameters,
+    latest_wins,
     log_parameters,
-    make_qos,
+    reliable,
     run_node,
-    string_msg,
-    subscription_events,
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
 
@@ -40,16 +40,19 @@ PARAMS: ParamSpec = {
     "image_queue": (2, "frames waiting for the JPEG encoder; older ones are dropped and counted"),
     "doc_queue": (64, "JSON documents waiting to be forwarded; older ones are dropped and counted"),
     "client_backlog": (64, "messages buffered per WebSocket client before its oldest are dropped"),
-    "doc_depth": (50, "QoS depth of the detections/main_person/stats subscriptions (reliable)"),
 }
+LIVE = {"jpeg_quality": (lambda v: 1 <= v <= 100, "1..100, e.g. 80")}
+DOC_DEPTH = 50  # reliable document subscriptions (qos_overrides change it)
 
 
-class FoxgloveBridgeNode(Node):
+class FoxgloveBridgeNode(NodeScaffold, Node):
+    PARAMS = PARAMS
+    LIVE = LIVE
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("node_name", "foxglove_bridge")
         super().__init__(**kwargs)
-        p = declare_parameters(self, PARAMS)
-        self.params = p
+        p = self.setup_parameters()
         self.relay = FoxgloveRelay(
             RelayConfig(
                 host=p["host"],
@@ -65,45 +68,30 @@ class FoxgloveBridgeNode(Node):
         try:
             if p["http_port"] >= 0:
                 self.page = WebPageServer(p["host"], p["http_port"], ws_port=self.relay.port)
+            self.start_stats(source=self.relay.publish_stats)
+            # a viewer: best effort, latest wins, never holds back a reliable publisher
+            self.subscription(Image, p["image_topic"], self._on_image, latest_wins())
+            for key, handler in (
+                ("detections_topic", self.relay.on_detections),
+                ("main_person_topic", self.relay.on_main_person),
+                ("stats_topic", self.relay.on_stats),
+            ):
+                self.subscription(String, p[key], lambda msg, h=handler: h(msg.data), reliable(DOC_DEPTH))
         except Exception:
-            self.relay.close()
+            self.close()
             raise
-
-        docs_qos = make_qos("reliable", p["doc_depth"], "doc_depth")
-        keys = ("image_topic", "detections_topic", "main_person_topic", "stats_topic")
-        topics = {k: self.resolve_topic_name(p[k]) for k in keys}  # absolute names for log lines
-        self.create_subscription(
-            Image,
-            p["image_topic"],
-            self._on_image,
-            qos_profile_sensor_data,
-            event_callbacks=subscription_events(self, topics["image_topic"]),
-        )
-        for key, handler in (
-            ("detections_topic", self.relay.on_detections),
-            ("main_person_topic", self.relay.on_main_person),
-            ("stats_topic", self.relay.on_stats),
-        ):
-            self.create_subscription(
-                String,
-                p[key],
-                lambda msg, h=handler: h(msg.data),
-                docs_qos,
-                event_callbacks=subscription_events(self, topics[key]),
-            )
-        self.stats_pub = self.create_publisher(String, p["stats_topic"], 10)
-        if p["stats_period_s"] > 0:
-            self.create_timer(p["stats_period_s"], self._publish_stats)
         log_parameters(self, p)
         page = f", web page {self.page.url}" if self.page else ""
         self.get_logger().info(f"Foxglove WebSocket server {self.relay.url}{page}")
 
+    def apply_parameter(self, name: str, value: Any) -> None:
+        if name == "jpeg_quality":
+            check_jpeg_quality(value)
+            self.relay.config = dataclasses.replace(self.relay.config, jpeg_quality=value)
+
     def _on_image(self, msg: Image) -> None:
         # image_to_bgr is a view of msg.data: the queue holds the message's buffer, no pixel copy here.
         self.relay.on_image(image_to_bgr(msg), stamp_ns(msg.header), msg.header.frame_id)
-
-    def _publish_stats(self) -> None:
-        self.stats_pub.publish(string_msg(self.relay.publish_stats()))
 
     def close(self) -> None:
         if self.page is not None:

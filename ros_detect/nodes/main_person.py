@@ -1,4 +1,8 @@
-"""main_person: `detections` -> `main_person` (one JSON document per frame) and the graph's end-to-end stats."""
+"""main_person: `detections` -> `main_person` (one JSON document per frame) and the graph's end-to-end stats.
+
+Every selection setting (min_score, switch_frames, hold_frames, dropout_frames, smoothing, ...) is live:
+`ros2 param set /main_person hold_frames 10` applies from the next frame, for every source.
+"""
 
 from __future__ import annotations
 
@@ -9,51 +13,50 @@ from typing import Any
 from rclpy.node import Node
 from std_msgs.msg import String
 
-from ros_detect.nodes.common import (
-    COMMON_PARAMS,
-    StatsPublisher,
-    declare_parameters,
-    log_parameters,
-    make_qos,
-    publisher_events,
-    string_msg,
-    subscribe,
-)
+from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, log_parameters, reliable, string_msg
 from ros_detect.pipeline.stages import select_main_person
 from ros_detect.schema import stamp_to_ns
 from ros_detect.selection.main_person import MainPersonConfig, MainPersonSelector
 
 NAME = "main_person"
 _DEFAULTS = MainPersonConfig()
+SELECTION = tuple(f.name for f in dataclasses.fields(MainPersonConfig))
 PARAMS = {
     **{f.name: (getattr(_DEFAULTS, f.name), f"main-person selection: {f.name}") for f in dataclasses.fields(_DEFAULTS)},
     "detections_topic": ("detections", "input std_msgs/String JSON (ros_detect/detections@1)"),
     "main_person_topic": ("main_person", "output std_msgs/String JSON (ros_detect/main_person@1)"),
-    "depth": (10, "subscription/publisher depth (reliable)"),
     **COMMON_PARAMS,
 }
+# ranges: MainPersonConfig.validate() (through check()), at start-up and on every change
+LIVE = {name: (lambda v: True, "") for name in SELECTION}
 STAGES = ("decode", "preprocess", "inference", "postprocess", "wait")
 
 
-class MainPersonNode(Node):
+class MainPersonNode(NodeScaffold, Node):
+    PARAMS = PARAMS
+    LIVE = LIVE
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
-        p = declare_parameters(self, PARAMS)
-        self.params = p
-        config = MainPersonConfig(**{f.name: p[f.name] for f in dataclasses.fields(MainPersonConfig)})
+        p = self.setup_parameters()
+        self.config = self._config(p)
         self.selectors: dict[str, MainPersonSelector] = {}  # one per source (frame_id)
-        self.config = config.validate()
-        self.pub = self.create_publisher(
-            String,
-            p["main_person_topic"],
-            make_qos("reliable", p["depth"], "depth"),
-            event_callbacks=publisher_events(self, p["main_person_topic"]),
-        )
-        self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
-        self.sub = subscribe(
-            self, String, p["detections_topic"], self._on_detections, make_qos("reliable", p["depth"], "depth")
-        )
+        self.pub = self.publisher(String, p["main_person_topic"], reliable(10))
+        self.start_stats()
+        self.sub = self.subscription(String, p["detections_topic"], self._on_detections, reliable(10))
         log_parameters(self, p)
+
+    @staticmethod
+    def _config(values: dict[str, Any]) -> MainPersonConfig:
+        return MainPersonConfig(**{name: values[name] for name in SELECTION}).validate()
+
+    def check(self, values: dict[str, Any]) -> None:
+        self._config(values)  # MainPersonConfig.validate(): ConfigError naming the parameter
+
+    def apply_parameter(self, name: str, value: Any) -> None:
+        self.config = self._config(self.params)
+        for selector in self.selectors.values():  # tracks are kept: the change takes effect from the next frame
+            selector.reconfigure(self.config)
 
     def _on_detections(self, msg: String) -> None:
         try:

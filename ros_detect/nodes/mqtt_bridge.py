@@ -4,6 +4,7 @@ Thin rclpy wrapper over ros_detect.mqtt.client: callbacks only hand the JSON str
 buffer; paho's own thread talks to the broker, so a slow or absent broker never slows the pipeline.
 If the broker is on loopback and nothing listens, ros_detect.mqtt.broker starts one (autostart_broker).
 The bridge's own health (connected, buffered, dropped, ...) goes out on `stats` like every node's.
+`forward` and `detections_max_hz` are live (`ros2 param set /mqtt_bridge forward "[main_person]"`).
 """
 
 from __future__ import annotations
@@ -21,17 +22,8 @@ from ros_detect.errors import ConfigError, RosDetectError
 from ros_detect.graph.stats import StatsWindow
 from ros_detect.mqtt.broker import LocalBroker, ensure_local_broker
 from ros_detect.mqtt.client import MqttPublisher
-from ros_detect.mqtt.config import MqttConfig, from_mapping
-from ros_detect.nodes.common import (
-    COMMON_PARAMS,
-    ParamSpec,
-    StatsPublisher,
-    declare_parameters,
-    log_parameters,
-    make_qos,
-    run_node,
-    subscription_events,
-)
+from ros_detect.mqtt.config import STREAMS, MqttConfig, from_mapping
+from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, ParamSpec, log_parameters, reliable, run_node
 from ros_detect.schema import stamp_to_ns
 
 NAME = "mqtt_bridge"
@@ -68,21 +60,27 @@ PARAMS: ParamSpec = {
     },
     "main_person_topic": ("main_person", "std_msgs/String ros_detect/main_person@1 input"),
     "detections_topic": ("detections", "std_msgs/String ros_detect/detections@1 input"),
-    "depth": (100, "QoS depth of the subscriptions (reliable); covers bursts while the executor is busy"),
     **COMMON_PARAMS,
 }
+LIVE = {
+    "forward": (lambda v: set(v) <= set(STREAMS), f"a list of streams from {', '.join(STREAMS)}"),
+    "detections_max_hz": (lambda v: v >= 0, "0 (every frame) or a rate in Hz, e.g. 5.0"),
+}
+DEPTH = 100  # reliable subscriptions: covers bursts while the executor is busy (qos_overrides change it)
 
 
-class MqttBridgeNode(Node):
+class MqttBridgeNode(NodeScaffold, Node):
+    PARAMS = PARAMS
+    LIVE = LIVE
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
         try:
-            p = declare_parameters(self, PARAMS)
+            p = self.setup_parameters()
         except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
             raise ConfigError(
                 f"mqtt_bridge: {exc}", "give the parameter the type shown in config/webcam.yaml"
             ) from None
-        self.params = p
         self.config = from_mapping(p)
         log_parameters(self, {**p, "password": "***" if p["password"] else ""})
         self.broker: LocalBroker | None = None
@@ -100,24 +98,19 @@ class MqttBridgeNode(Node):
                 self.broker.stop()
             raise
 
-        self.stats = StatsPublisher(
-            self, p["stats_topic"], p["stats_period_s"], StatsWindow(self.get_fully_qualified_name())
-        )
+        self.start_stats(StatsWindow(self.get_fully_qualified_name()))
         self.stats.extra = self._refresh_stats
-        qos = make_qos("reliable", p["depth"], "depth")
+        # every stream is subscribed, so `forward` can change live; the client drops what is not forwarded
         for stream, name in (
             ("main_person", p["main_person_topic"]),
             ("detections", p["detections_topic"]),
             ("stats", p["stats_topic"]),
         ):
-            if stream in self.config.forward or stream == "main_person":
-                self.create_subscription(
-                    String,
-                    name,
-                    self._callback(stream),
-                    qos,
-                    event_callbacks=subscription_events(self, self.resolve_topic_name(name)),
-                )
+            self.subscription(String, name, self._callback(stream), reliable(DEPTH))
+
+    def apply_parameter(self, name: str, value: Any) -> None:
+        self.mqtt.set_forwarding(tuple(self.params["forward"]), self.params["detections_max_hz"])
+        self.config = self.mqtt.config
 
     def _callback(self, stream: str):
         def on_message(msg: String) -> None:

@@ -3,6 +3,10 @@
 The node counts results coming back on `result_topic` (main_person by default, seq matched) and
 publishes the next frame as soon as one returns, so the detector never waits for a frame and memory
 stays bounded however long the file is. With exit_on_end it finishes once the last result is back.
+
+It starts publishing once the detector is *active* (its lifecycle state, asked through the detector's
+`get_state` service) and subscribed to `image`, and a result publisher is up; it pauses while the detector
+is deactivated, so no frame is sent into a detector that would not process it.
 """
 
 from __future__ import annotations
@@ -11,24 +15,17 @@ import json
 import time
 from typing import Any
 
+from lifecycle_msgs.msg import State
+from lifecycle_msgs.srv import GetState
 from rclpy.node import Node
 from rclpy.task import Future
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ros_detect.errors import InputError
+from ros_detect.errors import ConfigError, InputError
 from ros_detect.graph.flow import InFlightWindow, Pacer, frame_info_doc
 from ros_detect.media.sources import ASPECT_MODES, OUTPUT_SIZE, Frame, VideoSource, source_id
-from ros_detect.nodes.common import (
-    COMMON_PARAMS,
-    StatsPublisher,
-    check_parameters,
-    declare_parameters,
-    log_parameters,
-    make_qos,
-    publisher_events,
-    string_msg,
-)
+from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, log_parameters, reliable, string_msg
 from ros_detect.nodes.image import bgr_to_image
 
 NAME = "video_source"
@@ -43,39 +40,46 @@ PARAMS = {
     "max_in_flight": (3, "frames published whose result has not come back yet (K)"),
     "result_timeout_s": (60.0, "a result missing this long is counted lost and its slot freed (0 = wait forever)"),
     "exit_on_end": (True, "finish once the last frame's result came back"),
-    "wait_for_graph_s": (120.0, "wait this long for a subscriber on image and a publisher on result_topic"),
+    "wait_for_graph_s": (120.0, "wait this long for an active detector and a publisher on result_topic"),
+    "detector_node": (
+        "detector",
+        "lifecycle node whose `active` state gates publishing (relative names resolve in this node's namespace; "
+        "'' = any node subscribed to both image and frame_info)",
+    ),
     "image_topic": ("image", "output sensor_msgs/Image topic"),
     "frame_info_topic": ("frame_info", "per-frame seq and media time (std_msgs/String JSON)"),
     "result_topic": ("main_person", "results counted to keep max_in_flight (std_msgs/String JSON with seq)"),
-    "image_reliability": ("reliable", "reliable | best_effort"),
-    "image_depth": (10, "publisher history depth; must be >= max_in_flight"),
     **COMMON_PARAMS,
 }
+RULES = {
+    "max_in_flight": (lambda v: v >= 1, "1 or more, e.g. 3"),
+    "start_frame": (lambda v: v >= 0, "0 or a later frame index"),
+    "result_timeout_s": (lambda v: v >= 0, "0 (wait forever) or a positive number of seconds"),
+}
+LIVE = {"rate": (lambda v: v >= 0, "0 (as fast as the detector) or a positive speed, e.g. 1.0")}
+STATE_POLL_S = 1.0  # how often the detector's lifecycle state is asked
 
 
-class VideoSourceNode(Node):
+class VideoSourceNode(NodeScaffold, Node):
+    PARAMS = PARAMS
+    RULES = RULES
+    LIVE = LIVE
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
-        p = declare_parameters(self, PARAMS)
-        check_parameters(
-            self,
-            p,
-            {
-                "max_in_flight": (lambda v: v >= 1, "1 or more, e.g. 3"),
-                "rate": (lambda v: v >= 0, "0 (as fast as the detector) or a positive speed, e.g. 1.0"),
-                "start_frame": (lambda v: v >= 0, "0 or a later frame index"),
-                "result_timeout_s": (lambda v: v >= 0, "0 (wait forever) or a positive number of seconds"),
-            },
-        )
-        self.params = p
+        p = self.setup_parameters()
         if not p["input"]:
             raise InputError("video_source has no input", "set the `input` parameter (launch: input:=/path/video.mp4)")
-        if p["image_depth"] < p["max_in_flight"]:
-            self.get_logger().warning(
-                f"image_depth {p['image_depth']} < max_in_flight {p['max_in_flight']}: raising it to match"
-            )
-            p["image_depth"] = p["max_in_flight"]
         self.source_id = p["source_id"] or source_id(p["input"])
+        # every frame arrives: reliable, and a history that holds every frame in flight
+        self.image_pub = self.publisher(Image, p["image_topic"], reliable(max(10, p["max_in_flight"])))
+        depth = self.image_pub.qos_profile.depth
+        if depth < p["max_in_flight"]:
+            name = f"qos_overrides.{self.image_pub.topic_name}.publisher.depth"
+            raise ConfigError(
+                f"video_source: {name} = {depth} is below max_in_flight = {p['max_in_flight']} (frames would be lost)",
+                f"set {name} to {p['max_in_flight']} or more, or lower max_in_flight",
+            )
         self.source = self._open()
         self.expected_frames = self.source.expected_frames
         self.window = InFlightWindow(p["max_in_flight"], p["result_timeout_s"])
@@ -85,23 +89,32 @@ class VideoSourceNode(Node):
         self.seq_offset = 0  # grows by one file length per loop, so seqs stay unique
         self.ended = False
         self.started = False
+        self.detector_active: bool | None = None  # None: not known yet
         self.t_created = time.monotonic()
         self.done_future = Future()
 
-        qos = make_qos(p["image_reliability"], p["image_depth"], "image_depth")
-        self.image_pub = self.create_publisher(
-            Image,
-            p["image_topic"],
-            qos,
-            event_callbacks=publisher_events(self, p["image_topic"]),
+        self.info_pub = self.publisher(String, p["frame_info_topic"], reliable(100))
+        self.result_sub = self.subscription(String, p["result_topic"], self._on_result, reliable(100))
+        self.state_client = (
+            self.create_client(GetState, f"{p['detector_node']}/get_state") if p["detector_node"] else None
         )
-        self.info_pub = self.create_publisher(String, p["frame_info_topic"], make_qos("reliable", 100))
-        self.result_sub = self.create_subscription(String, p["result_topic"], self._on_result, 100)
-        self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
+        self._state_call: Future | None = None
+        self._state_asked = 0.0
+        self.start_stats()
         self.stats.window.frame_id = self.source_id
         self.stats.extra = self._refresh_counters
-        self.timer = self.create_timer(0.01 if p["rate"] > 0 else 0.05, self._tick)
+        self.timer = self.create_timer(self._tick_period(), self._tick)
         log_parameters(self, p | {"source_id": self.source_id, "expected_frames": self.expected_frames})
+
+    def _tick_period(self) -> float:
+        return 0.01 if self.params["rate"] > 0 else 0.05
+
+    def apply_parameter(self, name: str, value: Any) -> None:
+        if name == "rate":  # the new speed counts from the next frame
+            self.pacer = Pacer(value)
+            self.timer.cancel()
+            self.destroy_timer(self.timer)
+            self.timer = self.create_timer(self._tick_period(), self._tick)
 
     def _open(self) -> VideoSource:
         p = self.params
@@ -119,30 +132,55 @@ class VideoSourceNode(Node):
         return source
 
     # -- flow ---------------------------------------------------------------------------------------
+    def _poll_detector_state(self) -> None:
+        """Ask the detector's lifecycle state now and then (one request at a time, answered asynchronously)."""
+        if self.state_client is None:
+            return
+        call = self._state_call
+        if call is not None and call.done():
+            response = call.result()
+            active = response is not None and response.current_state.id == State.PRIMARY_STATE_ACTIVE
+            if self.started and active != self.detector_active:
+                self.get_logger().info("detector active: publishing" if active else "detector not active: paused")
+            self.detector_active = active
+            self._state_call = None
+        now = time.monotonic()
+        due = self._state_call is None and now - self._state_asked >= STATE_POLL_S
+        if due and self.state_client.service_is_ready():
+            self._state_asked = now
+            self._state_call = self.state_client.call_async(GetState.Request())
+
     def _graph_ready(self) -> bool:
-        """A detector (a node on both image and frame_info) and a result publisher are up.
+        """The detector is active and subscribed to image, and a result publisher is up.
 
         Not just "someone subscribes to image": a recorder or the Foxglove bridge starts long before the
-        detector has loaded its model, and frames published then would never come back.
+        detector has loaded its model, and frames published then would never come back. Without a lifecycle
+        detector (detector_node '') the detector is a node subscribed to both image and frame_info.
         """
         if self.count_publishers(self.result_sub.topic_name) < 1:
             return False
-        return bool(_nodes_on(self, self.image_pub.topic_name) & _nodes_on(self, self.info_pub.topic_name))
+        subscribers = _nodes_on(self, self.image_pub.topic_name)
+        if self.state_client is None:
+            return bool(subscribers & _nodes_on(self, self.info_pub.topic_name))
+        detector = self.state_client.service_name.rsplit("/", 1)[0]  # resolved: /ns/detector
+        return bool(self.detector_active) and any(f"{ns.rstrip('/')}/{name}" == detector for ns, name in subscribers)
 
     def _tick(self) -> None:
+        self._poll_detector_state()
         if not self.started:
             if not self._graph_ready():
                 waited = time.monotonic() - self.t_created
                 if waited > self.params["wait_for_graph_s"]:
                     self.get_logger().error(
-                        f"no detector/main_person after {waited:.0f} s (image subscribers: "
-                        f"{self.image_pub.get_subscription_count()}, a detector subscribes to both "
-                        f"'{self.image_pub.topic_name}' and '{self.info_pub.topic_name}'); giving up"
+                        f"no active detector / result publisher after {waited:.0f} s (detector "
+                        f"'{self.params['detector_node']}' active: {self.detector_active}, publishers on "
+                        f"'{self.result_sub.topic_name}': {self.count_publishers(self.result_sub.topic_name)}); "
+                        "giving up"
                     )
                     self._finish()
                 return
             self.started = True
-            self.get_logger().info("detector and main_person are up: publishing frames")
+            self.get_logger().info("detector active and main_person up: publishing frames")
         for seq in self.window.expire():
             self.get_logger().warning(f"result for frame {seq} did not come back in time; counted lost")
         self._pump()
@@ -161,7 +199,7 @@ class VideoSourceNode(Node):
 
     def _pump(self) -> None:
         """Publish frames while the window has room and they are due."""
-        while self.started and not self.ended and self.window.has_room():
+        while self.started and self.detector_active is not False and not self.ended and self.window.has_room():
             frame = self.pending or self._next_frame()
             if frame is None:
                 break

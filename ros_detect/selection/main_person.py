@@ -84,6 +84,12 @@ class MainPersonSelector:
         self._challenger_count = 0
         self._smoothed: np.ndarray | None = None
 
+    def reconfigure(self, config: MainPersonConfig) -> None:
+        """New settings from the next frame on; tracks and the current main person are kept."""
+        self.config = config.validate()
+        self.tracker.iou_threshold = self.config.iou_threshold
+        self.tracker.max_misses = self.config.dropout_frames
+
     def reset(self) -> None:
         self.tracker.reset()
         self.main_id = None
