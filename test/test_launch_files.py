@@ -97,7 +97,13 @@ def test_config_parameters_are_declared_by_their_nodes(mode: str) -> None:
         assert section == "/**" or name in NODES, f"section {section} names no node"
     for name in ("video_source" if mode == "video" else "camera_source", "detector", "main_person"):
         declared = importlib.import_module(NODES[name][0]).PARAMS
+        topics = {"/" + str(v[0]) for k, v in declared.items() if k.endswith("_topic")}
         for key, value in params_for(files, name).items():
+            if key.startswith("qos_overrides."):  # rclpy's standard QoS overrides: /<topic>.<kind>.<policy>
+                topic, kind, policy = key.removeprefix("qos_overrides.").rsplit(".", 2)
+                assert topic in topics and kind in ("publisher", "subscription"), f"config/{mode}.yaml: {key}"
+                assert policy in ("history", "depth", "reliability"), f"config/{mode}.yaml: {key}"
+                continue
             assert key in declared, f"config/{mode}.yaml: {name} has no parameter {key}"
             default = declared[key][0]
             assert isinstance(value, type(default)) or (isinstance(default, float) and isinstance(value, int)), (

@@ -151,19 +151,26 @@ class VideoSourceNode(NodeScaffold, Node):
             self._state_call = self.state_client.call_async(GetState.Request())
 
     def _graph_ready(self) -> bool:
-        """The detector is active and subscribed to image, and a result publisher is up.
+        """The detector is active and subscribed to image and frame_info, and a result publisher is up.
 
         Not just "someone subscribes to image": a recorder or the Foxglove bridge starts long before the
         detector has loaded its model, and frames published then would never come back. Without a lifecycle
         detector (detector_node '') the detector is a node subscribed to both image and frame_info.
+        Discovered is not yet matched: a frame (or its frame_info) published before the detector's reader is
+        matched never reaches it, so every discovered subscription must be matched too.
         """
         if self.count_publishers(self.result_sub.topic_name) < 1:
             return False
-        subscribers = _nodes_on(self, self.image_pub.topic_name)
+        on_image = _nodes_on(self, self.image_pub.topic_name)
+        on_info = _nodes_on(self, self.info_pub.topic_name)
+        matched = self.image_pub.get_subscription_count(), self.info_pub.get_subscription_count()
+        if matched[0] < len(on_image) or matched[1] < len(on_info):
+            return False
         if self.state_client is None:
-            return bool(subscribers & _nodes_on(self, self.info_pub.topic_name))
+            return bool(on_image & on_info)
         detector = self.state_client.service_name.rsplit("/", 1)[0]  # resolved: /ns/detector
-        return bool(self.detector_active) and any(f"{ns.rstrip('/')}/{name}" == detector for ns, name in subscribers)
+        on_both = {f"{ns.rstrip('/')}/{name}" for ns, name in on_image & on_info}
+        return bool(self.detector_active) and detector in on_both
 
     def _tick(self) -> None:
         self._poll_detector_state()
