@@ -6,27 +6,31 @@ Convention every node module follows (the launcher `ros-detect launch` and the l
   console_scripts) defines one `rclpy.node.Node` subclass, e.g. `VideoSourceNode`, and `main(args=None)`.
 * The class is constructible in-process with only keyword arguments that are forwarded to
   `rclpy.node.Node`:  `VideoSourceNode(namespace="cam1", parameter_overrides=[Parameter(...)], context=ctx)`.
-  `node_name` defaults to the module name. Every setting is a declared, typed parameter; overrides for
-  undeclared names are ignored, so one parameter file can hold every node's section.
+  `node_name` defaults to the module name. It mixes in `ros_detect.nodes.common.NodeScaffold` (parameters,
+  QoS, stats) before `Node`, or before `LifecycleNode` for the detector (configure builds the model; with the
+  read-only `autostart` parameter, true by default, it configures and activates itself).
+* Every setting is a declared, typed, described parameter; overrides for undeclared names are ignored, so one
+  parameter file can hold every node's section. A parameter is read-only (`ros2 param set` refused) unless the
+  node lists it in `LIVE`, with its validation; a live change reaches the node's `apply_parameter`.
+* Every publisher and subscription takes rclpy's standard `qos_overrides./<topic>.<publisher|subscription>.
+  <history|depth|reliability>` parameters (the key without the namespace works in any namespace).
 * Parameter files use the ROS format with node-name sections matched in any namespace:
   `/**/detector: {ros__parameters: {...}}` (also `detector:` and `/**:` for all nodes); see config/*.yaml and
   ros_detect/graph/params.py, which the in-process launcher uses to read them the way rcl does.
 * Topics are relative names and also parameters (`image_topic`, `detections_topic`, `main_person_topic`,
   `stats_topic`), so a namespace or a remap moves the whole graph.
-* A node that can finish on its own (a video source at the end of its file) exposes `done_future`
-  (an `rclpy.task.Future`); `main()` spins until it completes, so `ros2 launch` can shut down on that exit.
-  A node whose work runs off the executor (the detector's inference thread) fails that future with the
-  RosDetectError that makes every frame fail, and `main()` reports it.
+* A node that can finish on its own (a video source at the end of its file, the detector after its `shutdown`
+  transition) exposes `done_future` (an `rclpy.task.Future`); `main()` spins until it completes, so
+  `ros2 launch` can shut down on that exit. A node whose work runs off the executor (the detector's build and
+  inference threads) fails that future with the RosDetectError that makes it fail, and `main()` reports it.
 * Callbacks are short (a single-threaded executor runs them); on stop, a node sends its final stats.
 * `main()` uses `ros_detect.nodes.common.run_node`: clean start, a log line with the effective parameters,
-  a clean exit on Ctrl-C/SIGTERM (no traceback), and RosDetectError printed as problem + fix (exit 2).
+  a clean exit 0 on Ctrl-C/SIGTERM at any moment (also during imports and model builds: startup.py), and
+  RosDetectError printed as problem + fix (exit 2). docs/nodes.md is the user's view of all this.
 
 Topics: `image` (sensor_msgs/Image bgr8 427x240, header.stamp = capture time, header.frame_id = source id),
 `detections` / `main_person` (std_msgs/String, one JSON document per frame, schemas in ros_detect/schemas),
 `stats` (std_msgs/String, `ros_detect/stats@1` about once a second per node, built by ros_detect/graph/stats.py).
-
-Stopping: see ros_detect/nodes/startup.py (Ctrl-C or SIGTERM at any moment ends a node process quietly) and
-docs/nodes.md.
 """
 
 from ros_detect.nodes.startup import guard_node_program
