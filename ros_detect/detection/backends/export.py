@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ros_detect.detection.backends.cache import CacheEntry, cached_entry
+from ros_detect.detection.backends.calibration import calibration_set
 from ros_detect.detection.backends.registry import FEATURE_PREFIX, BuildContext
 from ros_detect.detection.preprocess import InputKind, bgr_to_array
 from ros_detect.errors import ConfigError
@@ -120,13 +122,16 @@ def runtime_threads() -> int:
     return int(torch.get_num_threads())
 
 
-def calibration_inputs(frames: list[np.ndarray]) -> list[np.ndarray]:
-    """Calibration frames as the exported graph's input, preprocessed exactly as the Detector feeds it."""
-    return [bgr_to_array(f) for f in frames]
+def calibrated_entry(ctx: BuildContext, scheme: str, quantize: Callable[[Path, list[np.ndarray]], None]) -> CacheEntry:
+    """The cache entry of a calibrated scheme: `quantize(tmpdir, inputs)` writes the model into tmpdir from the
+    calibration frames preprocessed exactly as the Detector feeds the graph; one entry per calibration set."""
+    frames, calibration_id = calibration_set(ctx)
 
+    def build(tmp: Path) -> dict[str, Any]:
+        quantize(tmp, [bgr_to_array(f) for f in frames])
+        return {"scheme": scheme, "calibration": calibration_id, "calibration_frames": len(frames)}
 
-def calibration_meta(scheme: str, calibration_id: str, frames: list[np.ndarray]) -> dict[str, Any]:
-    return {"scheme": scheme, "calibration": calibration_id, "calibration_frames": len(frames)}
+    return cached_entry(ctx, scheme, build, calibration_id)
 
 
 class ExportedGraphBackend:

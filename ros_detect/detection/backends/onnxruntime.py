@@ -12,18 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ros_detect.detection.backends.cache import CacheEntry, cached_entry
-from ros_detect.detection.backends.calibration import calibration_set
-from ros_detect.detection.backends.export import (
-    INPUT_NAME,
-    ONNX_FILE,
-    ExportedGraphBackend,
-    calibration_inputs,
-    calibration_meta,
-    onnx_export_entry,
-    require_exportable,
-    runtime_threads,
-)
+from ros_detect.detection.backends import export
+from ros_detect.detection.backends.cache import CacheEntry
+from ros_detect.detection.backends.export import INPUT_NAME, ONNX_FILE, ExportedGraphBackend
 from ros_detect.detection.backends.registry import BuildContext
 
 
@@ -45,21 +36,21 @@ class OnnxRuntimeBackend(ExportedGraphBackend):
 
 
 def build_onnx_fp32(model: Any, spec: Any, ctx: BuildContext) -> OnnxRuntimeBackend:
-    require_exportable(spec, ctx, "onnx-fp32")
-    return OnnxRuntimeBackend(onnx_export_entry(model, ctx), runtime_threads())
+    export.require_exportable(spec, ctx, "onnx-fp32")
+    return OnnxRuntimeBackend(export.onnx_export_entry(model, ctx), export.runtime_threads())
 
 
 def build_onnx_int8(model: Any, spec: Any, ctx: BuildContext) -> OnnxRuntimeBackend:
-    require_exportable(spec, ctx, "onnx-int8")
-    frames, calib_id = calibration_set(ctx)
+    export.require_exportable(spec, ctx, "onnx-int8")
 
-    def build(tmp: Path) -> dict[str, Any]:
+    def quantize(tmp: Path, calibration: list[np.ndarray]) -> None:
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
         from onnxruntime.quantization.shape_inference import quant_pre_process
 
         pre = tmp / "pre.onnx"
-        quant_pre_process(str(onnx_export_entry(model, ctx).path / ONNX_FILE), str(pre), skip_symbolic_shape=True)
-        inputs = iter(calibration_inputs(frames))
+        fp32 = export.onnx_export_entry(model, ctx).path / ONNX_FILE
+        quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
+        inputs = iter(calibration)
 
         class Reader(CalibrationDataReader):
             def get_next(self) -> dict[str, np.ndarray] | None:
@@ -79,6 +70,5 @@ def build_onnx_int8(model: Any, spec: Any, ctx: BuildContext) -> OnnxRuntimeBack
         pre.unlink()
         for extra in tmp.glob("*.data"):
             extra.unlink()
-        return calibration_meta("onnx-int8", calib_id, frames)
 
-    return OnnxRuntimeBackend(cached_entry(ctx, "onnx-int8", build, calib_id), runtime_threads())
+    return OnnxRuntimeBackend(export.calibrated_entry(ctx, "onnx-int8", quantize), export.runtime_threads())

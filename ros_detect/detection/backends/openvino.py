@@ -8,18 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from ros_detect.detection.backends import export
 from ros_detect.detection.backends.cache import CacheEntry, cached_entry
-from ros_detect.detection.backends.calibration import calibration_set
-from ros_detect.detection.backends.export import (
-    INPUT_NAME,
-    ONNX_FILE,
-    ExportedGraphBackend,
-    calibration_inputs,
-    calibration_meta,
-    onnx_export_entry,
-    require_exportable,
-    runtime_threads,
-)
+from ros_detect.detection.backends.export import INPUT_NAME, ONNX_FILE, ExportedGraphBackend
 from ros_detect.detection.backends.registry import BuildContext
 
 MODEL_FILE = "model.xml"
@@ -48,37 +39,35 @@ class OpenVinoBackend(ExportedGraphBackend):
 def _fp32_model(model: Any, ctx: BuildContext) -> Any:
     import openvino as ov
 
-    return ov.convert_model(str(onnx_export_entry(model, ctx).path / ONNX_FILE))
+    return ov.convert_model(str(export.onnx_export_entry(model, ctx).path / ONNX_FILE))
 
 
 def build_openvino_fp32(model: Any, spec: Any, ctx: BuildContext) -> OpenVinoBackend:
     import openvino as ov
 
-    require_exportable(spec, ctx, "openvino-fp32")
+    export.require_exportable(spec, ctx, "openvino-fp32")
 
     def build(tmp: Path) -> dict[str, Any]:
         ov.save_model(_fp32_model(model, ctx), str(tmp / MODEL_FILE), compress_to_fp16=False)
         return {"scheme": "openvino-fp32", "openvino": ov.__version__}
 
-    return OpenVinoBackend(cached_entry(ctx, "openvino-fp32", build), runtime_threads(), "f32")
+    return OpenVinoBackend(cached_entry(ctx, "openvino-fp32", build), export.runtime_threads(), "f32")
 
 
 def build_openvino_int8(model: Any, spec: Any, ctx: BuildContext) -> OpenVinoBackend:
     import openvino as ov
 
-    require_exportable(spec, ctx, "openvino-int8")
-    frames, calib_id = calibration_set(ctx)
+    export.require_exportable(spec, ctx, "openvino-int8")
 
-    def build(tmp: Path) -> dict[str, Any]:
+    def quantize(tmp: Path, calibration: list[np.ndarray]) -> None:
         import nncf
 
         quantized = nncf.quantize(
             _fp32_model(model, ctx),
-            nncf.Dataset(calibration_inputs(frames)),
-            subset_size=len(frames),
+            nncf.Dataset(calibration),
+            subset_size=len(calibration),
             preset=nncf.QuantizationPreset.PERFORMANCE,
         )
         ov.save_model(quantized, str(tmp / MODEL_FILE), compress_to_fp16=False)
-        return calibration_meta("openvino-int8", calib_id, frames)
 
-    return OpenVinoBackend(cached_entry(ctx, "openvino-int8", build, calib_id), runtime_threads(), None)
+    return OpenVinoBackend(export.calibrated_entry(ctx, "openvino-int8", quantize), export.runtime_threads(), None)
