@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ros_detect.nodes.startup import node_program
+from ros_detect.graph.plan import NODES
+from ros_detect.nodes.startup import NODE_PROGRAMS, node_program
 
 pytestmark = pytest.mark.unit
 PY = "/venv/bin/python"
@@ -23,8 +24,13 @@ PY = "/venv/bin/python"
         (["-c"], [PY, "-c", "from ros_detect.nodes.common import run_node"], None),
         (["-m"], [PY, "-m", "ros_detect.cli"], None),
         (["/usr/bin/common"], [PY, "/usr/bin/common"], None),  # a module of the package, not a node
+        (["-m"], [PY, "-m", "ros_detect.nodes.fake_pipeline"], None),  # a test feed with its own signal handling
         ([""], [PY], None),  # interactive
     ],
 )
 def test_node_program(argv: list[str], orig_argv: list[str], expected: str | None) -> None:
     assert node_program(argv, orig_argv) == expected
+
+
+def test_the_guarded_programs_are_the_graph_nodes() -> None:
+    assert set(NODE_PROGRAMS) == set(NODES)

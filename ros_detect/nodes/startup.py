@@ -21,12 +21,14 @@ import sys
 import threading
 from pathlib import Path
 
-NODES_DIR = Path(__file__).resolve().parent
+# The node programs (setup.py console_scripts; ros_detect.graph.plan.NODES, which a test keeps in step). Only
+# the standard library may be imported here, so the names are listed, not looked up.
+NODE_PROGRAMS = ("video_source", "camera_source", "detector", "main_person", "mqtt_bridge", "foxglove_bridge")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def is_node_module(name: str) -> bool:
-    return name.isidentifier() and name not in ("common", "startup") and (NODES_DIR / f"{name}.py").is_file()
+    return name in NODE_PROGRAMS
 
 
 def node_program(argv: list[str] | None = None, orig_argv: list[str] | None = None) -> str | None:

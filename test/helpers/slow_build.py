@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ros_detect.detection.backends.cache import entry_dir, load_or_build
-from ros_detect.detection.backends.registry import Scheme, register
+from ros_detect.detection.backends.cache import cached_entry, entry_dir
+from ros_detect.detection.backends.registry import SCHEMES, Scheme
 
 SCHEME = "test-slow-build"
 STARTED = "SLOW_BUILD_STARTED"
@@ -28,11 +28,11 @@ def build_slow(model: Any, spec: Any, ctx: Any) -> Any:
             sum(range(10_000))
             time.sleep(0.01)
 
-    load_or_build(entry_dir(ctx, SCHEME), build, ctx)
+    cached_entry(ctx, SCHEME, build)
     raise AssertionError("not reached")
 
 
-register(Scheme(SCHEME, "test only: a model build that never ends", f"{__name__}:build_slow"))
+SCHEMES[SCHEME] = Scheme(SCHEME, "test only: a model build that never ends", f"{__name__}:build_slow")
 
 if __name__ == "__main__":
     from ros_detect.nodes.detector import main
