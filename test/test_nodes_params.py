@@ -252,7 +252,7 @@ def test_lost_images_are_counted_in_stats_and_summarised_not_logged_per_message(
     from ros_detect.nodes.common import subscription_events
 
     fox = construct(ctx, "foxglove_bridge", "FoxgloveBridgeNode", port=0, http_port=-1)
-    events = subscription_events(fox, "/image", counters=fox.stats.counters, by_design=True)
+    events = subscription_events(fox, "/image", counters=fox.stats.counters, by_design=lambda: True)
     capfd.readouterr()
     for total in range(1, 51):  # 50 frames replaced, as the middleware reports them
         events.message_lost(SimpleNamespace(total_count=total, total_count_change=1))
@@ -263,6 +263,16 @@ def test_lost_images_are_counted_in_stats_and_summarised_not_logged_per_message(
     from ros_detect import schema
 
     schema.validate(doc)
+    # the effective QoS decides, overrides included: webcam.yaml makes the detector's image subscription best effort
+    webcam_qos = {"qos_overrides./image.subscription.reliability": "best_effort"}
+    det = construct(ctx, "detector", "DetectorNode", autostart=False, **FAST, **webcam_qos)
+    assert LifecycleClient(ctx.node("cli"), "/detector").set("configure")
+    capfd.readouterr()
+    on_lost = next(h.callback for h in det.image_sub.event_handlers if h.callback.__name__ == "on_lost")
+    on_lost(SimpleNamespace(total_count=3, total_count_change=3))  # as the middleware reports it
+    logged = capfd.readouterr().err
+    assert "lost" in logged and "latest wins" in logged and "WARN" not in logged, logged
+    assert det.stats.current()["counters"]["image_lost"] == 3
     # on a reliable subscription a loss is a problem: WARN
     events = subscription_events(fox, "/detections", counters=fox.stats.counters)
     events.message_lost(SimpleNamespace(total_count=1, total_count_change=1))

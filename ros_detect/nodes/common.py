@@ -257,13 +257,20 @@ def subscribe(
     Messages the middleware reports lost are added to `counters[<topic>_lost]` (the node's stats)."""
     shown = node.resolve_topic_name(topic)  # the full name, so a namespaced graph's log says which one
 
+    created: list[Any] = []
+
+    def best_effort() -> bool:  # the effective QoS: rclpy applies the overrides while creating the subscription
+        return bool(created) and created[0].qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+
     def create(profile: QoSProfile, options: QoSOverridingOptions) -> Any:
-        lossy = profile.reliability == ReliabilityPolicy.BEST_EFFORT
-        events = subscription_events(node, shown, counters=counters, by_design=lossy)
+        events = subscription_events(node, shown, counters=counters, by_design=best_effort)
         try:
-            return node.create_subscription(
-                msg_type, topic, callback, profile, event_callbacks=events, qos_overriding_options=options
+            created.append(
+                node.create_subscription(
+                    msg_type, topic, callback, profile, event_callbacks=events, qos_overriding_options=options
+                )
             )
+            return created[0]
         except UnsupportedEventTypeError:  # an RMW without the lost-message event
             events = subscription_events(node, shown, lost=False)
             return node.create_subscription(
@@ -288,7 +295,7 @@ def subscription_events(
     lost: bool = True,
     *,
     counters: dict[str, int] | None = None,
-    by_design: bool = False,
+    by_design: Callable[[], bool] = lambda: False,
 ) -> SubscriptionEventCallbacks:
     """Log incompatible QoS, lost messages, and publishers going away / coming back instead of staying silent.
 
@@ -321,7 +328,7 @@ def subscription_events(
             recent, total, span_s = report
             over = f" in the last {span_s:.0f} s" if span_s >= 1 else ""
             text = f"'{topic}': {recent} message(s) lost{over} (total {total})"
-            if by_design:
+            if by_design():
                 logger.info(f"{text}; best effort, latest wins: expected while this node is busy")
             else:
                 logger.warning(text)
