@@ -24,3 +24,8 @@ class WeightsError(RosDetectError):
 
 class OutputError(RosDetectError):
     """Results cannot be written."""
+
+
+def article(word: str) -> str:
+    """`word` with its indefinite article, for messages like "expected an int"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

@@ -30,7 +30,7 @@ def load_param_file(path: Path | str) -> dict[str, dict[str, Any]]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"parameter file {path} is not valid YAML: {exc}", "fix the YAML syntax") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"parameter file {path} must map node names to sections", "see config/video.yaml")
+        raise ConfigError(f"parameter file {path} must map node names to sections", "see config/common.yaml")
     out: dict[str, dict[str, Any]] = {}
     for key, section in data.items():
         for node_key, params in _sections(str(key), section, path):
