@@ -174,11 +174,48 @@ def test_a_user_edit_in_the_parameter_file_wins_over_launch_argument_defaults(mo
     files = [Path(p) for p in detector.parameters if isinstance(p, str)]
     assert files == [*plan.shipped_config_files(mode), mine]  # the user's file last: it wins
     assert _overrides(launched, "detector") == {}  # no launch-argument default on top of it
-    merged = params_for([load_param_file(f) for f in files], "detector")
+    merged = launched.effective_parameters("detector")
     assert (merged["precision"], merged["proposals"]) == ("fp32", 100)
-    # a launch argument given on the command line still wins over every file
-    given = launch(mode, config=str(mine), precision="onnx-int8")
-    assert launch_ros_value(_overrides(given, "detector")["precision"], LaunchContext(given.values)) == "onnx-int8"
+    # a launch argument given on the command line still wins over every file, in any namespace
+    for namespace in ("", "door"):
+        given = launch(mode, config=str(mine), precision="onnx-int8", input="7", namespace=namespace)
+        assert given.effective_parameters("detector")["precision"] == "onnx-int8"
+        assert given.effective_parameters(plan.MODES[mode].source)["input"] == "7"
+
+
+RCL_ORDER_FILES = {
+    "shipped": "/**:\n  ros__parameters: {stats_period_s: 1.0}\n/**/detector:\n  ros__parameters:\n"
+    "    threads: 1\n    proposals: 300\n    seed: 5\n",
+    "wildcard": "/**:\n  ros__parameters: {threads: 7, stats_period_s: 2.0}\n",
+    "specific": "detector:\n  ros__parameters: {proposals: 100}\n/**/detector:\n  ros__parameters: {seed: 6}\n",
+}
+
+
+@needs_rclpy
+@pytest.mark.parametrize(
+    "order", [("shipped", "wildcard", "specific"), ("wildcard", "shipped"), ("specific", "shipped")]
+)
+def test_parameter_files_merge_like_rclpy(order: tuple[str, ...], tmp_path: Path) -> None:
+    """The in-process launcher merges parameter files as rcl does for `ros2 launch` (a later file's `/**` does
+    not beat a node section seen first), so both launchers start a node with the same values."""
+    import rclpy
+    from rclpy.context import Context
+
+    paths = []
+    for name in order:
+        paths.append(tmp_path / f"{name}.yaml")
+        paths[-1].write_text(RCL_ORDER_FILES[name])
+    ctx = Context()
+    rclpy.init(context=ctx, args=["--ros-args", *[a for p in paths for a in ("--params-file", str(p))]])
+    try:
+        node = rclpy.create_node("detector", namespace="cam", context=ctx)
+        names = {"threads": 0, "proposals": 0, "seed": 0, "stats_period_s": 0.0}
+        real = {name: node.declare_parameter(name, default).value for name, default in names.items()}
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=ctx)
+    ours = params_for([load_param_file(p) for p in paths], "detector", "cam")
+    assert {k: ours.get(k, names[k]) for k in names} == real
 
 
 @pytest.mark.unit
@@ -397,8 +434,9 @@ def test_video_launch_runs_every_frame_and_shuts_down(installed: Path, clip_path
     args = {"input": str(clip_path), "config": str(_fast_config(tmp_path)), "rate": "0", **FAST_ARGS}
     script = _launch_script(installed, "video", args)
     proc = subprocess.run(
-        [sys.executable, "-c", script], env=_launch_env(installed), capture_output=True, text=True, timeout=300
-    )
+        [sys.executable, "-c", script], env=_launch_env(installed), cwd=tmp_path, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     assert "finished: 12 frames published, 12 results back, 0 lost" in output
@@ -411,8 +449,9 @@ def test_video_launch_with_a_missing_input_fails(installed: Path, tmp_path: Path
     args = {"input": str(tmp_path / "missing.mp4"), "config": str(_fast_config(tmp_path)), **FAST_ARGS}
     script = _launch_script(installed, "video", args)
     proc = subprocess.run(
-        [sys.executable, "-c", script], env=_launch_env(installed), capture_output=True, text=True, timeout=300
-    )
+        [sys.executable, "-c", script], env=_launch_env(installed), cwd=tmp_path, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output
     assert "does not exist" in output and "node video_source failed with exit code 2" in output
@@ -432,6 +471,7 @@ def test_webcam_launch_runs_and_stops_cleanly_on_ctrl_c(installed: Path, tmp_pat
         proc = subprocess.Popen(
             [sys.executable, "-c", _launch_script(installed, "webcam", args)],
             env=_launch_env(installed),
+            cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -54,7 +54,9 @@ def _graph(context: LaunchContext, mode: str) -> list[Any]:
             package=PACKAGE,
             executable=name,
             name=name,
-            namespace=plan.namespace or None,
+            # a namespace, even "": the node's name is then fully qualified, and launch_ros writes the given
+            # arguments under it, after the files' wildcard sections (rcl applies a `/**` it saw first earlier)
+            namespace=plan.namespace,
             parameters=parameters,
             output="screen",
             emulate_tty=True,

@@ -147,6 +147,24 @@ class Launched:
     exit_handlers: dict[str, Any] = field(default_factory=dict)  # node name -> on_exit(event, context)
     values: dict[str, str] = field(default_factory=dict)
 
+    def effective_parameters(self, node: str) -> dict[str, Any]:
+        """What the node ends up with: launch_ros passes each file as --params-file and writes each dict to a
+        file keyed by the node's full name (or `/**` when it has no namespace); rcl merges them in order."""
+        from ros_detect.graph.params import load_param_file, params_for
+
+        action = self.nodes[node]
+        namespace = action.kw.get("namespace")
+        fully_named = namespace is not None
+        key = "/" + "/".join(p for p in ((namespace or "").strip("/"), node) if p) if fully_named else "/**"
+        files = []
+        for entry in action.parameters:
+            if isinstance(entry, dict):
+                context = LaunchContext(self.values)
+                files.append({key: {name: launch_ros_value(v, context) for name, v in entry.items()}})
+            else:
+                files.append(load_param_file(entry))
+        return params_for(files, node, namespace or "")
+
     def exit_of(self, node: str, returncode: int, shutting_down: bool = False) -> list[Any] | None:
         """What the launch does when `node`'s process exits (raises where ros2 launch would fail)."""
         event = types.SimpleNamespace(returncode=returncode)
