@@ -74,7 +74,6 @@ setup(
     maintainer_email="dev@ros-detect.invalid",
     description="Main-person detection (Faster R-CNN) for ROS 2 with MQTT and Foxglove outputs.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "ros-detect = ros_detect.cli:main",

@@ -370,6 +370,60 @@ def test_installed_package_finds_its_config_through_the_ament_index(installed: P
     assert proc.stdout.split() == [str(installed / "share/ros_detect/config"), "openvino-int8"]
 
 
+# pip name -> the rosdep key package.xml declares instead (amqtt: the embedded broker, for machines without
+# mosquitto, which rosdep installs)
+ROSDEP_INSTEAD = {
+    "numpy": "python3-numpy",
+    "opencv-python-headless": "python3-opencv",
+    "PyYAML": "python3-yaml",
+    "psutil": "python3-psutil",
+    "tqdm": "python3-tqdm",
+    "jsonschema": "python3-jsonschema",
+    "paho-mqtt": "python3-paho-mqtt",
+    "amqtt": "mosquitto",
+}
+
+
+def _setup_requirements() -> dict[str, list[str]]:
+    """CORE and EXTRAS of setup.py, read as literals."""
+    import ast
+
+    found: dict[str, Any] = {}
+    for node in ast.parse((ROOT / "setup.py").read_text()).body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("CORE", "EXTRAS"):
+            found[node.targets[0].id] = ast.literal_eval(node.value)
+    return {"core": found["CORE"], **found["EXTRAS"]}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!\[ ]", requirement, maxsplit=1)[0]
+
+
+@pytest.mark.unit
+def test_package_xml_declares_rosdep_keys_and_the_install_page_pips_the_rest() -> None:
+    """package.xml parses (an XML comment may not hold `--`: colcon would not see a ROS package), declares the
+    rosdep key of every runtime dependency that has one, and docs/install.md's one pip line has the rest."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(ROOT / "package.xml").getroot()
+    assert root.get("format") == "3" and root.findtext("export/build_type") == "ament_python"
+    exec_depends = {e.text for e in root.findall("exec_depend")}
+    assert set(ROSDEP_INSTEAD.values()) <= exec_depends
+    assert {"rclpy", "launch", "launch_ros", "std_msgs", "sensor_msgs", "ament_index_python"} <= exec_depends
+    extras = _setup_requirements()
+    runtime = [r for group in ("core", "mqtt", "web", "bag", "quant") for r in extras[group]]
+    expected = {r.replace(" ", "") for r in runtime if _name(r) not in ROSDEP_INSTEAD}
+    install = (ROOT / "docs" / "install.md").read_text()
+    lines = [line for line in install.splitlines() if line.startswith("pip install torch")]
+    assert len(lines) == 1, "docs/install.md: one pip line for what rosdep does not install"
+    pipped = set(lines[0].replace('"', "").split()[2:])
+    # as setup.py pins them; a bare lower bound (`av>=14`) may be left to pip
+    assert pipped == {r if "==" in r or "<" in r else _name(r) for r in expected}
+    assert "rosdep install --from-paths src --ignore-src -y" in install and "colcon build" in install
+    for pointer in ((ROOT / "setup.py").read_text(), (ROOT / "package.xml").read_text()):
+        assert "docs/install.md" in pointer and "see README" not in pointer
+
+
 # -- for real, where `launch`/`launch_ros` are installed ------------------------------------------------------
 
 
