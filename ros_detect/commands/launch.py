@@ -423,7 +423,6 @@ class GraphRunner:
             self._stop_node(node)
             if spec.name == "detector" and self.ctx.ok():
                 self._spin_until(lambda: self.outputs.main_person >= self.outputs.detections)
-        self.running.clear()
 
     def _stop_node(self, node: Any) -> None:
         from ros_detect.nodes.common import close_node

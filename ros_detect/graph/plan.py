@@ -196,7 +196,7 @@ def plan_launch(mode: str, values: dict[str, str]) -> LaunchPlan:
     if user:
         load_param_file(user)  # a missing or broken file is an error now, not a warning nobody reads
         files.append(Path(user))
-    bridges = {bridge: parse_bool(bridge, values.get(bridge, "")) for bridge in MODES[mode].bridges}
+    bridges = {b: parse_bool(b, values.get(b, str(on).lower())) for b, on in MODES[mode].bridges.items()}
     nodes = graph_nodes(mode, bridges)
     given: dict[str, dict[str, LaunchArgument]] = {}
     for arg in args:
