@@ -82,7 +82,7 @@ class MqttBridgeNode(Node):
             p = declare_parameters(self, PARAMS)
         except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
             raise ConfigError(
-                f"mqtt_bridge: {exc}", "give the parameter the type shown in config/webcam.yaml"
+                f"mqtt_bridge: {exc}", "give the parameter the type shown in config/common.yaml"
             ) from None
         self.params = p
         self.config = from_mapping(p)
