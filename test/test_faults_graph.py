@@ -28,7 +28,7 @@ pytestmark = pytest.mark.ros
 
 DETECTOR = [
     "-p", "weights:=none", "-p", "model:=fasterrcnn_mobilenet_v3_large_320_fpn", "-p", "threads:=1",
-    "-p", "proposals:=100",
+    "-p", "precision:=fp32", "-p", "proposals:=100",
     "-p", "qos_overrides./image.subscription.reliability:=best_effort",
     "-p", "qos_overrides./image.subscription.depth:=1",
 ]  # fmt: skip

@@ -19,6 +19,7 @@ from std_msgs.msg import String
 
 from ros_detect.errors import ConfigError, RosDetectError
 from ros_detect.graph.flow import frame_info_doc
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.media.sources import ASPECT_MODES, OUTPUT_SIZE, VideoSource, source_id
 from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, latest_wins, log_parameters, reliable, string_msg
 from ros_detect.nodes.image import bgr_to_image
@@ -36,6 +37,7 @@ PARAMS = {
     "frame_info_topic": ("frame_info", "per-frame seq (std_msgs/String JSON)"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 RULES = {
     "open_timeout_s": (lambda v: v > 0, "a positive number of seconds, e.g. 5.0"),
     "reconnect_initial_s": (lambda v: v > 0, "a positive number of seconds, e.g. 0.5"),

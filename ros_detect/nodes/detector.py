@@ -32,6 +32,7 @@ from ros_detect.detection.detector import Detector, DetectorConfig, freeze_heap
 from ros_detect.detection.models import REFERENCE_MODEL, ModelSpec
 from ros_detect.errors import ConfigError, RosDetectError
 from ros_detect.graph.flow import FrameInfoTracker
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.media.sources import Frame
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
@@ -64,6 +65,7 @@ PARAMS = {
     "autostart": (True, "configure and activate at start-up; false: wait for `ros2 lifecycle set`"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 LIVE = {
     "score_threshold": (lambda v: 0.0 <= v <= 1.0, "a score in [0, 1], e.g. 0.5"),
     "max_age_ms": (lambda v: v >= 0, "0 (never drop) or a positive age in milliseconds, e.g. 500.0"),

@@ -17,6 +17,7 @@ from std_msgs.msg import String
 from ros_detect.foxglove.channels import check_jpeg_quality
 from ros_detect.foxglove.relay import FoxgloveRelay, RelayConfig
 from ros_detect.foxglove.web import WebPageServer
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     NodeScaffold,
@@ -41,6 +42,7 @@ PARAMS: ParamSpec = {
     "doc_queue": (64, "JSON documents waiting to be forwarded; older ones are dropped and counted"),
     "client_backlog": (64, "messages buffered per WebSocket client before its oldest are dropped"),
 }
+PARAMS = with_deployed_defaults("foxglove_bridge", PARAMS)  # values from config/; types, meaning here
 LIVE = {"jpeg_quality": (lambda v: 1 <= v <= 100, "1..100, e.g. 80")}
 DOC_DEPTH = 50  # reliable document subscriptions (qos_overrides change it)
 

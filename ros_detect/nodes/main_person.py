@@ -13,6 +13,7 @@ from typing import Any
 from rclpy.node import Node
 from std_msgs.msg import String
 
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, log_parameters, reliable, string_msg
 from ros_detect.pipeline.stages import select_main_person
 from ros_detect.schema import stamp_to_ns
@@ -27,6 +28,7 @@ PARAMS = {
     "main_person_topic": ("main_person", "output std_msgs/String JSON (ros_detect/main_person@1)"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 # ranges: MainPersonConfig.validate() (through check()), at start-up and on every change
 LIVE = {name: (lambda v: True, "") for name in SELECTION}
 STAGES = ("decode", "preprocess", "inference", "postprocess", "wait")

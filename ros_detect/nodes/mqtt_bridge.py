@@ -19,6 +19,7 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from ros_detect.errors import ConfigError, RosDetectError
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.graph.stats import StatsWindow
 from ros_detect.mqtt.broker import LocalBroker, ensure_local_broker
 from ros_detect.mqtt.client import MqttPublisher
@@ -62,6 +63,7 @@ PARAMS: ParamSpec = {
     "detections_topic": ("detections", "std_msgs/String ros_detect/detections@1 input"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 LIVE = {
     "forward": (lambda v: set(v) <= set(STREAMS), f"a list of streams from {', '.join(STREAMS)}"),
     "detections_max_hz": (lambda v: v >= 0, "0 (every frame) or a rate in Hz, e.g. 5.0"),
@@ -79,7 +81,7 @@ class MqttBridgeNode(NodeScaffold, Node):
             p = self.setup_parameters()
         except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
             raise ConfigError(
-                f"mqtt_bridge: {exc}", "give the parameter the type shown in config/webcam.yaml"
+                f"mqtt_bridge: {exc}", "give the parameter the type shown in config/common.yaml"
             ) from None
         self.config = from_mapping(p)
         log_parameters(self, {**p, "password": "***" if p["password"] else ""})

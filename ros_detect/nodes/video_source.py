@@ -24,6 +24,7 @@ from std_msgs.msg import String
 
 from ros_detect.errors import ConfigError, InputError
 from ros_detect.graph.flow import InFlightWindow, Pacer, frame_info_doc
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.media.sources import ASPECT_MODES, OUTPUT_SIZE, Frame, VideoSource, source_id
 from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, log_parameters, reliable, string_msg
 from ros_detect.nodes.image import bgr_to_image
@@ -46,11 +47,13 @@ PARAMS = {
         "lifecycle node whose `active` state gates publishing (relative names resolve in this node's namespace; "
         "'' = any node subscribed to both image and frame_info)",
     ),
+    "min_image_subscribers": (1, "first frame once this many image subscriptions are matched (launchers set it)"),
     "image_topic": ("image", "output sensor_msgs/Image topic"),
     "frame_info_topic": ("frame_info", "per-frame seq and media time (std_msgs/String JSON)"),
     "result_topic": ("main_person", "results counted to keep max_in_flight (std_msgs/String JSON with seq)"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 RULES = {
     "max_in_flight": (lambda v: v >= 1, "1 or more, e.g. 3"),
     "start_frame": (lambda v: v >= 0, "0 or a later frame index"),
@@ -161,6 +164,8 @@ class VideoSourceNode(NodeScaffold, Node):
         """
         if self.count_publishers(self.result_sub.topic_name) < 1:
             return False
+        if self.image_pub.get_subscription_count() < self.params["min_image_subscribers"]:
+            return False  # a consumer started with the graph (bridge, recorder) would miss the first frames
         on_image = _nodes_on(self, self.image_pub.topic_name)
         on_info = _nodes_on(self, self.info_pub.topic_name)
         matched = self.image_pub.get_subscription_count(), self.info_pub.get_subscription_count()
@@ -178,11 +183,16 @@ class VideoSourceNode(NodeScaffold, Node):
             if not self._graph_ready():
                 waited = time.monotonic() - self.t_created
                 if waited > self.params["wait_for_graph_s"]:
-                    self.get_logger().error(
-                        f"no active detector / result publisher after {waited:.0f} s (detector "
-                        f"'{self.params['detector_node']}' active: {self.detector_active}, publishers on "
-                        f"'{self.result_sub.topic_name}': {self.count_publishers(self.result_sub.topic_name)}); "
-                        "giving up"
+                    # an error, not "finished": the launch must fail, not report every frame processed
+                    self.done_future.set_exception(
+                        ConfigError(
+                            f"video_source: no active detector / main_person after {waited:.0f} s (detector "
+                            f"'{self.params['detector_node']}' active: {self.detector_active}; image subscriptions "
+                            f"matched: {self.image_pub.get_subscription_count()} of "
+                            f"{self.params['min_image_subscribers']}; publishers on "
+                            f"'{self.result_sub.topic_name}': {self.count_publishers(self.result_sub.topic_name)})",
+                            "start detector and main_person with it (the launch files do), or raise wait_for_graph_s",
+                        )
                     )
                     self._finish()
                 return
