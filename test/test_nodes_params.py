@@ -203,7 +203,14 @@ def test_qos_overrides_change_the_endpoints(ctx: SpinningContext, clip_path: Pat
     assert [i.qos_profile.reliability for i in info] == [ReliabilityPolicy.BEST_EFFORT]
     assert src.image_pub.qos_profile.depth == 4
     assert src.get_parameter("qos_overrides./image.publisher.depth").value == 4
-    # defaults: the detector subscribes reliably (video); the camera publishes best effort, depth 1
+    # a bare node's endpoints have the QoS config/ deploys: the detector subscribes reliably, depth 10 (the video
+    # graph; webcam.yaml overrides it), the camera publishes best effort, depth 1
+    from ros_detect.graph.plan import deployed_defaults
+
+    assert deployed_defaults("detector")["qos_overrides./image.subscription.reliability"] == "reliable"
+    assert deployed_defaults("detector")["qos_overrides./image.subscription.depth"] == 10
+    assert deployed_defaults("camera_source")["qos_overrides./image.publisher.reliability"] == "best_effort"
+    assert deployed_defaults("camera_source")["qos_overrides./image.publisher.depth"] == 1
     det = construct(ctx, "detector", "DetectorNode", autostart=False, **FAST)
     assert LifecycleClient(ctx.node("cli"), "/detector").set("configure")
     assert det.image_sub.qos_profile.reliability == ReliabilityPolicy.RELIABLE and det.image_sub.qos_profile.depth == 10
