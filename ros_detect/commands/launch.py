@@ -188,8 +188,9 @@ class GraphRunner:
         counters = src_stats.get("counters", {})
         self.meta.failed_frames = int(counters.get("decode_failures", 0))
         det_params = self.spec.node("detector").params
-        if detector_node is not None:
-            det = detector_info(detector_node.detector)
+        model = getattr(detector_node, "detector", None)  # None: stopped before its model was built (lifecycle)
+        if model is not None:
+            det = detector_info(model)
         else:
             meta = rec.first_doc_meta or {}
             det = {

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -22,7 +23,6 @@ from ros_detect.nodes.common import (
     COMMON_PARAMS,
     NodeScaffold,
     ParamSpec,
-    latest_wins,
     log_parameters,
     reliable,
     run_node,
@@ -71,8 +71,8 @@ class FoxgloveBridgeNode(NodeScaffold, Node):
             if p["http_port"] >= 0:
                 self.page = WebPageServer(p["host"], p["http_port"], ws_port=self.relay.port)
             self.start_stats(source=self.relay.publish_stats)
-            # a viewer: best effort, latest wins, never holds back a reliable publisher
-            self.subscription(Image, p["image_topic"], self._on_image, latest_wins())
+            # a viewer: rclpy's sensor-data profile (best effort, depth 5), never holds back a reliable publisher
+            self.subscription(Image, p["image_topic"], self._on_image, qos_profile_sensor_data)
             for key, handler in (
                 ("detections_topic", self.relay.on_detections),
                 ("main_person_topic", self.relay.on_main_person),
