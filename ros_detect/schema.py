@@ -87,6 +87,7 @@ def main_person_doc(
     stamp: dict[str, int],
     frame_id: str,
     image_size: list[int] | tuple[int, int],
+    weights: str,
     box: Box | None,
     score: float | None,
     track_id: int | None,
@@ -101,6 +102,7 @@ def main_person_doc(
         "media_time_s": media_time_s,
         "frame_id": frame_id,
         "image_size": [int(image_size[0]), int(image_size[1])],
+        "weights": weights,  # so every viewer of the main person alone can tell an untrained result
         "present": box is not None,
         "box": None if box is None else [round(float(v), 2) for v in box],
         "score": None if score is None else round(float(score), 4),

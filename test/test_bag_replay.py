@@ -202,6 +202,7 @@ def test_replay_main_person_matches_golden(replayed: dict[str, list[dict]]) -> N
         schema.validate(got)
         _same_frame(got, want)
         assert (got["present"], got["track_id"], got["held"]) == (want["present"], want["track_id"], want["held"])
+        assert got["weights"] == want["weights"]  # the untrained label travels with every main_person document
         if want["present"]:
             assert got["box"] == pytest.approx(want["box"], abs=BOX_TOL)
 
@@ -215,6 +216,7 @@ def test_replay_main_person_selection_matches_golden(replayed: dict[str, list[di
         schema.validate(got)
         _same_frame(got, want)
         assert (got["present"], got["track_id"], got["held"]) == (want["present"], want["track_id"], want["held"])
+        assert got["weights"] == want["weights"]
         assert got["box"] == pytest.approx(want["box"], abs=0.01)  # pure float math on fixed input
     assert [d["held"] for d in want_docs] == [i in (5, 6) for i in range(PEOPLE_FRAMES)]
     assert all(d["present"] and d["box"][0] > 100 for d in want_docs), "the big central person is the main one"

@@ -30,6 +30,7 @@ def doc(seq: int) -> str:
             stamp=schema.stamp_from_ns(time.time_ns()),
             frame_id="t",
             image_size=(427, 240),
+            weights="none (NOT A REAL RESULT)",
             box=None,
             score=None,
             track_id=None,

@@ -12,6 +12,7 @@ import cv2
 import pytest
 
 from ros_detect import schema
+from ros_detect.detection.weights import RANDOM_INIT_LABEL
 
 CLI = [sys.executable, "-m", "ros_detect.cli"]
 FAST = ["--weights", "none", "--precision", "fp32", "--proposals", "100", "--threads", "2", "--no-progress"]
@@ -40,6 +41,7 @@ def test_every_frame_gives_one_line(video_run):
         schema.validate(ddoc)
         assert mdoc["seq"] == ddoc["seq"] == i
         assert mdoc["stamp"] == ddoc["stamp"]
+        assert mdoc["weights"] == ddoc["weights"] == RANDOM_INIT_LABEL  # every document says it is untrained
 
 
 def test_annotated_video_is_427x240_with_all_frames(video_run):

@@ -107,6 +107,7 @@ def _doc(seq: int) -> str:
             stamp=schema.stamp_from_ns(time.time_ns()),
             frame_id="bench",
             image_size=(427, 240),
+            weights="none (benchmark payload, NOT A REAL RESULT)",
             box=[10.0, 20.0, 110.0, 220.0],
             score=0.9,
             track_id=1,

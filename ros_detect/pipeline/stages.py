@@ -51,6 +51,7 @@ def select_main_person(
         stamp=det_doc["stamp"],
         frame_id=det_doc["frame_id"],
         image_size=image_size,
+        weights=det_doc["weights"],
         box=result.box,
         score=result.score,
         track_id=result.track_id,

@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from ros_detect import schema
+from ros_detect.detection.weights import RANDOM_INIT_LABEL
 from ros_detect.schema import Detection
 
 W, H = 427, 240
@@ -50,7 +51,7 @@ def docs(seq: int, stamp_ns: int) -> tuple[dict, dict]:
         image_size=(W, H),
         model="fake",
         precision="fp32",
-        weights="random-init (NOT A REAL RESULT)",
+        weights=RANDOM_INIT_LABEL,
         detections=[Detection(tuple(box), 0.93, 1, "person"), Detection(tuple(CHAIR_BOX), 0.61, 62, "chair")],
         timing_ms={"decode": 1.0, "preprocess": 2.0, "inference": 50.0, "postprocess": 1.0},
     )
@@ -59,6 +60,7 @@ def docs(seq: int, stamp_ns: int) -> tuple[dict, dict]:
         stamp=det["stamp"],
         frame_id=FRAME_ID,
         image_size=(W, H),
+        weights=det["weights"],
         box=box,
         score=0.93,
         track_id=1,
@@ -91,6 +93,7 @@ def synthetic_docs(seq: int, stamp_ns: int) -> tuple[np.ndarray, dict, dict]:
         stamp=det["stamp"],
         frame_id="synthetic_street",
         image_size=(W, H),
+        weights=det["weights"],
         box=[round(v, 2) for v in boxes[-1]] if boxes else None,
         score=1.0 if boxes else None,
         track_id=1 if boxes else None,

@@ -78,6 +78,7 @@ def main_doc(seq: int, stamp_ns: int) -> dict:
         stamp=schema.stamp_from_ns(stamp_ns),
         frame_id=FRAME_ID,
         image_size=(427, 240),
+        weights="none (NOT A REAL RESULT)",
         box=[10.0 + seq % 100, 20.0, 110.0 + seq % 100, 220.0],
         score=0.9,
         track_id=1,
