@@ -21,18 +21,30 @@ from foxglove import messages as fm
 from helpers.fake_pipeline import BACKGROUND_BGR, CHAIR_BOX, PERSON_BGR, docs, person_box
 from helpers.foxglove_client import FoxgloveTestClient
 from helpers.foxglove_graph import BridgeGraph, free_port
+from helpers.lichtblick_schema import (
+    PLOTTABLE,
+    Field,
+    ParsedChannel,
+    SchemaRejectedError,
+    parse_advertisements,
+    parse_json_schema,
+    resolve_path,
+)
 
 from ros_detect import schema
+from ros_detect.detection.weights import RANDOM_INIT_LABEL, UNTRAINED_BANNER
 from ros_detect.errors import ConfigError
 from ros_detect.foxglove.buffer import DropBuffer, RecentMap
 from ros_detect.foxglove.channels import (
     MAIN_COLOR,
     OTHER_COLOR,
+    WARNING_BG,
     compressed_image,
     encode_jpeg,
     image_annotations,
 )
 from ros_detect.foxglove.relay import FoxgloveRelay, RelayConfig
+from ros_detect.foxglove.viewer_schema import viewer_schema
 
 ALL_TOPICS = ["/image", "/annotations", "/detections", "/main_person", "/stats", "/bridge_stats"]
 RATE = 10.0
@@ -90,8 +102,27 @@ def test_annotations_highlight_main_person_and_keep_the_frame_stamp() -> None:
     assert [(p.x, p.y) for p in main_pts.points] == [(x1, y1), (x2, y1), (x2, y2), (x1, y2)]
     assert (other_pts.points[0].x, other_pts.points[0].y) == (CHAIR_BOX[0], CHAIR_BOX[1])
     texts = sorted(t.text for t in decoded.texts)
-    assert texts == ["chair 0.61", "main person 0.93 #1"]
+    assert texts == sorted(["chair 0.61", "main person 0.93 #1", UNTRAINED_BANNER])  # fake docs: random-init
     assert all(p.timestamp.ToNanoseconds() == stamp for p in decoded.points)
+    banner = next(t for t in decoded.texts if t.text == UNTRAINED_BANNER)
+    bg = banner.background_color
+    assert (round(bg.r, 3), round(bg.g, 3), round(bg.b, 3)) == WARNING_BG[:3] and bg.r > 0.5 > bg.g
+    assert banner.position.x < 10 and banner.position.y < 20  # top left, over the image
+
+
+def test_annotations_banner_only_for_untrained_weights() -> None:
+    det, main = docs(2, 9_000_000_000)
+    decode = FoxgloveTestClient("ws://unused")._decoder(_advert(fm.ImageAnnotations))
+
+    def banners(d: dict | None, m: dict | None) -> int:
+        return sum(t.text == UNTRAINED_BANNER for t in decode(image_annotations(d, m).encode()).texts)
+
+    trained = "pretrained (COCO_V1)"
+    assert banners(det, main) == 1
+    assert banners({**det, "weights": trained}, {**main, "weights": trained}) == 0
+    old_main = {k: v for k, v in main.items() if k != "weights"}  # a recording from before the field existed
+    assert banners(det, old_main) == 1 and banners({**det, "weights": trained}, old_main) == 0
+    assert banners(None, {**main, "weights": RANDOM_INIT_LABEL}) == 1
 
 
 def test_annotations_without_a_main_person_and_without_detections() -> None:
@@ -101,9 +132,11 @@ def test_annotations_without_a_main_person_and_without_detections() -> None:
     client = FoxgloveTestClient("ws://unused")
     decode = client._decoder(_advert(fm.ImageAnnotations))
     only_others = decode(image_annotations(det, main).encode())
-    assert len(only_others.points) == 2 and {t.text for t in only_others.texts} == {"person 0.93", "chair 0.61"}
+    assert len(only_others.points) == 2
+    assert {t.text for t in only_others.texts} == {"person 0.93", "chair 0.61", UNTRAINED_BANNER}
     bare = decode(image_annotations(None, main).encode())
     assert len(bare.points) == 0 and bare.timestamp.ToNanoseconds() == stamp
+    assert [t.text for t in bare.texts] == [UNTRAINED_BANNER]
     with pytest.raises(ValueError):
         image_annotations(None, None)
 
@@ -180,7 +213,7 @@ def test_protocol_channels_rates_timestamps_and_schemas(graph: BridgeGraph) -> N
             ("/bridge_stats", schema.STATS_SCHEMA),
         ]:
             assert ads[topic]["encoding"] == "json" and ads[topic]["schemaEncoding"] == "jsonschema"
-            assert json.loads(ads[topic]["schema"]) == schema.json_schema(sid)
+            assert json.loads(ads[topic]["schema"]) == viewer_schema(schema.json_schema(sid))
         client.subscribe(ALL_TOPICS)
         client.wait_for_data("/annotations")
         got = client.collect(4.0)
@@ -342,7 +375,7 @@ def test_bridge_refuses_a_busy_port_with_problem_and_fix(tmp_path: Path) -> None
     assert "fix: pick another port" in proc.stderr and "Traceback" not in proc.stderr
 
 
-# -- the shipped Foxglove / Lichtblick layout -------------------------------------------------------------------
+# -- the shipped Foxglove / Lichtblick layout, and what the apps make of the channels ----------------------------
 def _panels(node: object) -> list[str]:
     if isinstance(node, str):
         return [node]
@@ -356,6 +389,41 @@ def _resolve(doc: dict, path: str) -> object:
     return doc
 
 
+def _layout() -> dict:
+    from ros_detect.paths import config_dir
+
+    return json.loads((config_dir() / "foxglove_layout.json").read_text())
+
+
+# Schema names the Image panel takes for its image topic and for its annotation topics (suite-base/src/panels/
+# ThreeDeeRender/foxglove.ts: COMPRESSED_IMAGE_DATATYPES, IMAGE_ANNOTATIONS_DATATYPES).
+IMAGE_SCHEMAS = {"foxglove.CompressedImage", "foxglove.RawImage"}
+ANNOTATION_SCHEMAS = {"foxglove.ImageAnnotations"}
+
+
+def _layout_uses(layout: dict) -> list[tuple[str, str, str]]:
+    """(panel id, what it needs, topic or message path) for every topic and path the layout's panels use.
+
+    Unknown panel kinds fail here, so a new panel cannot slip past the checks below.
+    """
+    uses: list[tuple[str, str, str]] = []
+    for pid in _panels(layout["layout"]):
+        cfg, kind = layout["configById"][pid], pid.split("!")[0]
+        if kind == "Image":
+            uses.append((pid, "image", cfg["imageMode"]["imageTopic"]))
+            uses += [(pid, "annotations", t) for t in cfg["imageMode"].get("annotations", {})]
+        elif kind == "RawMessages":
+            uses.append((pid, "path", cfg["topicPath"]))
+        elif kind == "Plot":
+            uses += [(pid, "number", p["value"]) for p in cfg["paths"]]
+        elif kind == "Indicator":
+            uses.append((pid, "value", cfg["path"]))
+        else:
+            raise AssertionError(f"layout panel {pid}: teach _layout_uses what {kind} panels read")
+    return uses
+
+
+@pytest.mark.unit
 def test_layout_points_at_the_bridge_channels() -> None:
     from ros_detect.foxglove.channels import (
         ANNOTATIONS_TOPIC,
@@ -363,9 +431,8 @@ def test_layout_points_at_the_bridge_channels() -> None:
         IMAGE_TOPIC,
         MAIN_PERSON_TOPIC,
     )
-    from ros_detect.paths import config_dir
 
-    layout = json.loads((config_dir() / "foxglove_layout.json").read_text())
+    layout = _layout()
     assert set(layout) >= {"configById", "layout", "globalVariables", "userNodes", "playbackConfig"}
     ids = _panels(layout["layout"])
     assert sorted(ids) == sorted(layout["configById"])  # every panel placed has a config and vice versa
@@ -374,6 +441,13 @@ def test_layout_points_at_the_bridge_channels() -> None:
     assert image["imageTopic"] == IMAGE_TOPIC and image["annotations"] == {ANNOTATIONS_TOPIC: {"visible": True}}
     assert image["synchronize"] is True  # otherwise the annotations run one frame ahead
     assert kinds["RawMessages"]["topicPath"] == MAIN_PERSON_TOPIC
+
+    # The weights indicator turns red on exactly the label untrained documents carry.
+    indicator = kinds["Indicator"]
+    assert indicator["path"] == f"{MAIN_PERSON_TOPIC}.weights"
+    (rule,) = indicator["rules"]
+    assert (rule["operator"], rule["rawValue"]) == ("=", RANDOM_INIT_LABEL) and "UNTRAINED" in rule["label"]
+    assert rule["color"].lower().startswith("#d0") or rule["color"].lower().startswith("#f")
 
     # Every plotted path exists in a real bridge stats document and is a number there.
     relay = FoxgloveRelay(RelayConfig(port=0))
@@ -388,6 +462,125 @@ def test_layout_points_at_the_bridge_channels() -> None:
         assert topic == BRIDGE_STATS_TOPIC
         assert isinstance(_resolve(stats, field), (int, float)), path
     assert {"fps", "latency_ms.capture_to_main_person.p50"} <= {p.partition(".")[2] for p in plotted}
+
+
+@pytest.mark.unit
+def test_lichtblick_parser_port_follows_upstream_cases() -> None:
+    """The cases of upstream parseJsonSchema.test.ts (plus the constructs our canonical schemas use)."""
+
+    def parse(props: dict | None = None, **root: object) -> dict:
+        return parse_json_schema({"type": "object", "properties": props or {}, **root}, "X")
+
+    for bad, message in [
+        ({}, 'Expected "type": "object" for schema X, got undefined'),
+        ({"type": 3}, 'Expected "type": "object"'),
+        ({"type": "string"}, 'Expected "type": "object"'),
+    ]:
+        with pytest.raises(SchemaRejectedError, match=message):
+            parse_json_schema(bad, "X")
+    for props, message in [
+        ({"x": {"type": "null"}}, 'Unsupported type "null" for x'),
+        ({"x": {"type": "string", "contentEncoding": "X"}}, 'Unsupported contentEncoding "X"'),
+        ({"x": {"type": "array", "items": {"type": "string", "contentEncoding": "base64"}}}, "for array item"),
+        ({"x": {"const": "a"}}, "Unsupported type undefined for x"),
+        ({"x": {"enum": ["a", "b"]}}, "Unsupported type undefined for x"),
+        ({"x": {"type": ["number", "null"]}}, 'Unsupported type \\["number","null"\\] for x'),
+        ({"x": {"$ref": "#/$defs/y"}}, "Unsupported type undefined for x"),
+        ({"x": {"oneOf": [{"type": "null"}, {"type": "number"}]}}, "oneOf alternatives must have number values"),
+        ({"x": {"type": "object", "properties": {"y": {"const": 1}}}}, "Unsupported type undefined for x.y"),
+        (
+            {"x": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}},
+            'Unsupported type "array" for array item x',
+        ),
+    ]:
+        with pytest.raises(SchemaRejectedError, match=message):
+            parse(props)
+    types = parse(
+        {
+            "str": {"type": "string"},
+            "bin": {"type": "string", "contentEncoding": "base64"},
+            "num": {"type": "number"},
+            "int": {"type": "integer"},
+            "uint": {"type": "integer", "minimum": 0},
+            "uint2": {"type": "integer", "exclusiveMinimum": 0},
+            "bool": {"type": "boolean"},
+            "obj": {"type": "object", "properties": {"a": {"type": "number"}}},
+            "arr": {"type": "array", "items": {"type": "object", "properties": {"b": {"type": "boolean"}}}},
+        }
+    )
+    assert [(f.name, f.type, f.is_array) for f in types["X"]] == [
+        ("str", "string", False),
+        ("bin", "uint8", True),
+        ("num", "float64", False),
+        ("int", "int32", False),
+        ("uint", "uint32", False),
+        ("uint2", "uint32", False),
+        ("bool", "bool", False),
+        ("obj", "X.obj", False),
+        ("arr", "X.arr", True),
+    ]
+    assert [f.name for f in types["X.obj"]] == ["a"] and [f.type for f in types["X.arr"]] == ["bool"]
+    enum = parse({"level": {"oneOf": [{"title": "A", "const": 1}, {"title": "B", "const": 2}]}})["X"]
+    assert [(f.name, f.is_constant, f.value) for f in enum] == [("A", True, 1), ("B", True, 2), ("level", False, None)]
+    assert parse_json_schema({"type": "object"}, "Any") == {"Any": []}  # an 'any object' schema
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("sid", [schema.DETECTIONS_SCHEMA, schema.MAIN_PERSON_SCHEMA, schema.STATS_SCHEMA])
+def test_viewer_schema_is_parsable_and_describes_every_field_of_the_documents(sid: str) -> None:
+    canonical = schema.json_schema(sid)
+    # The canonical schemas themselves are what the apps reject (hence the conversion).
+    with pytest.raises(SchemaRejectedError, match="Unsupported type undefined for schema"):
+        parse_json_schema(canonical, canonical["title"])
+    viewer = viewer_schema(canonical)
+    assert viewer["title"] == canonical["title"] and schema.json_schema(sid) == canonical  # input untouched
+    channels = {"/t": ParsedChannel("/t", viewer["title"], "json", parse_json_schema(viewer, viewer["title"]))}
+
+    det, main = docs(4, 1_700_000_000_000_000_000)
+    relay = FoxgloveRelay(RelayConfig(port=0))
+    relay._record(main, det, schema.stamp_to_ns(main["stamp"]))
+    example = {schema.DETECTIONS_SCHEMA: det, schema.MAIN_PERSON_SCHEMA: main, schema.STATS_SCHEMA: relay.stats_doc()}
+    relay.channels.close()
+    doc = example[sid]
+    schema.validate(doc)
+
+    def leaves(value: object, prefix: str) -> list[str]:
+        if isinstance(value, dict):
+            return [p for k, v in value.items() for p in leaves(v, f"{prefix}.{k}")]
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            return leaves(value[0], f"{prefix}[0]")
+        return [prefix]
+
+    for path in leaves(doc, "/t"):
+        resolve_path(channels, path)  # KeyError names a document field the viewers would not know
+
+
+@pytest.mark.ros
+def test_lichtblick_can_use_every_advertised_channel_and_every_layout_path(graph: BridgeGraph) -> None:
+    """What Lichtblick / Foxglove Studio do with the running bridge's advertisements, checked with a port of
+    their schema parser: no channel dropped, and every topic and message path of the shipped layout resolves."""
+    client = FoxgloveTestClient.open(graph.ws_url)
+    try:
+        client.wait_for_channels(ALL_TOPICS)
+        adverts = list(client.channels.values())
+    finally:
+        client.close()
+    channels, alerts = parse_advertisements(adverts)
+    assert alerts == {}, "\n".join(alerts.values())
+    assert sorted(channels) == sorted(ALL_TOPICS)
+
+    for pid, need, path in _layout_uses(_layout()):
+        target = resolve_path(channels, path)
+        if need == "image":
+            assert target in IMAGE_SCHEMAS, f"{pid}: {path} is {target}, not an image the Image panel shows"
+        elif need == "annotations":
+            assert target in ANNOTATION_SCHEMAS, f"{pid}: {path} is {target}, not image annotations"
+        elif need == "number":
+            assert isinstance(target, Field) and target.type in PLOTTABLE and not target.is_array, f"{pid}: {path}"
+        elif need == "value":
+            assert isinstance(target, Field) and not target.is_complex, f"{pid}: {path} is not a single value"
+        else:
+            assert isinstance(target, (str, Field)), f"{pid}: {path}"
 
 
 @pytest.mark.parametrize("name", ["webcam.yaml", "video.yaml"])

@@ -20,7 +20,7 @@ from typing import Any
 Schema = dict[str, Any]
 
 
-class UnviewableSchema(ValueError):
+class UnviewableSchemaError(ValueError):
     """A canonical schema construct that has no equivalent the viewers can parse."""
 
 
@@ -41,7 +41,7 @@ def _value_type(value: Any, where: str) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
-    raise UnviewableSchema(f"{where}: cannot give a type to the constant {value!r}")
+    raise UnviewableSchemaError(f"{where}: cannot give a type to the constant {value!r}")
 
 
 def _is_number(value: Any) -> bool:
@@ -52,7 +52,7 @@ def _resolve_ref(node: Schema, defs: Schema, where: str) -> Schema:
     ref = node["$ref"]
     prefix = "#/$defs/"
     if not ref.startswith(prefix) or ref[len(prefix) :] not in defs:
-        raise UnviewableSchema(f"{where}: only local references into $defs can be inlined, got {ref!r}")
+        raise UnviewableSchemaError(f"{where}: only local references into $defs can be inlined, got {ref!r}")
     siblings = {k: v for k, v in node.items() if k != "$ref"}
     return {**copy.deepcopy(defs[ref[len(prefix) :]]), **siblings}
 
@@ -67,7 +67,7 @@ def _convert(node: Schema, defs: Schema, where: str) -> Schema:
     if isinstance(node.get("type"), list):
         types = [t for t in node["type"] if t != "null"]
         if len(types) != 1:
-            raise UnviewableSchema(f"{where}: a field must have one non-null type, got {node['type']}")
+            raise UnviewableSchemaError(f"{where}: a field must have one non-null type, got {node['type']}")
         node["type"] = types[0]
     if "type" not in node and "oneOf" not in node:
         if "const" in node:
@@ -75,10 +75,10 @@ def _convert(node: Schema, defs: Schema, where: str) -> Schema:
         elif "enum" in node:
             types = {_value_type(v, where) for v in node["enum"]}
             if len(types) != 1:
-                raise UnviewableSchema(f"{where}: enum values of mixed types {sorted(types)}")
+                raise UnviewableSchemaError(f"{where}: enum values of mixed types {sorted(types)}")
             node["type"] = types.pop()
     if node.get("type") == "null":
-        raise UnviewableSchema(f"{where}: a field that is always null has no viewer type")
+        raise UnviewableSchemaError(f"{where}: a field that is always null has no viewer type")
     if isinstance(node.get("properties"), dict):
         node["properties"] = {k: _convert(v, defs, f"{where}.{k}") for k, v in node["properties"].items()}
     if isinstance(node.get("additionalProperties"), dict):
@@ -95,7 +95,7 @@ def _collapse_alternatives(node: Schema, key: str, defs: Schema, where: str) -> 
         return node
     non_null = [a for a in alternatives if a.get("type") != "null"]
     if len(non_null) != 1:
-        raise UnviewableSchema(f"{where}: {key} with {len(non_null)} non-null alternatives has no viewer type")
+        raise UnviewableSchemaError(f"{where}: {key} with {len(non_null)} non-null alternatives has no viewer type")
     rest = {k: v for k, v in node.items() if k != key}
     chosen = _convert(non_null[0], defs, where)
     return {**chosen, **{k: v for k, v in rest.items() if k not in chosen or k == "description"}}

@@ -23,7 +23,7 @@ from typing import Any
 _ABSENT = object()  # a JavaScript `undefined`: the key is not there at all
 
 
-class SchemaRejected(ValueError):
+class SchemaRejectedError(ValueError):
     """The app's parser threw: the channel is dropped."""
 
 
@@ -61,13 +61,13 @@ def _integer_type(schema: Any) -> str:
 
 
 def parse_json_schema(root: dict[str, Any], root_type_name: str) -> Datatypes:
-    """Port of parseJsonSchema(rootJsonSchema, rootTypeName).datatypes; raises SchemaRejected where it throws."""
+    """Port of parseJsonSchema(rootJsonSchema, rootTypeName).datatypes; raises SchemaRejectedError where it throws."""
     datatypes: Datatypes = {}
 
     def add_fields(schema: Any, type_name: str, key_path: list[str]) -> None:
         fields: list[Field] = []
         if _get(schema, "type") != "object":
-            raise SchemaRejected(
+            raise SchemaRejectedError(
                 f'Expected "type": "object" for schema {type_name}, got {_js_stringify(_get(schema, "type"))}'
             )
         properties = _get(schema, "properties")
@@ -78,13 +78,13 @@ def parse_json_schema(root: dict[str, Any], root_type_name: str) -> Datatypes:
             one_of = _get(field_schema, "oneOf")
             if isinstance(one_of, list):
                 if any(not isinstance(alt, dict) for alt in one_of):
-                    raise SchemaRejected(f"{where}: oneOf alternative is not an object (TypeError upstream)")
+                    raise SchemaRejectedError(f"{where}: oneOf alternative is not an object (TypeError upstream)")
                 if all(_is_js_number(_get(alt, "const")) for alt in one_of):
                     for alt in one_of:
                         fields.append(Field(_get(alt, "title"), "uint32", is_constant=True, value=alt["const"]))
                     fields.append(Field(field_name, "uint32"))
                     continue
-                raise SchemaRejected(f"Unsupported type for {where}: oneOf alternatives must have number values")
+                raise SchemaRejectedError(f"Unsupported type for {where}: oneOf alternatives must have number values")
             kind = _get(field_schema, "type")
             if kind == "boolean":
                 fields.append(Field(field_name, "bool"))
@@ -95,7 +95,7 @@ def parse_json_schema(root: dict[str, Any], root_type_name: str) -> Datatypes:
                 elif encoding == "base64":
                     fields.append(Field(field_name, "uint8", is_array=True))
                 else:  # a JSON null is not `undefined` for a switch: rejected too
-                    raise SchemaRejected(f"Unsupported contentEncoding {_js_stringify(encoding)} in {where}")
+                    raise SchemaRejectedError(f"Unsupported contentEncoding {_js_stringify(encoding)} in {where}")
             elif kind == "number":
                 fields.append(Field(field_name, "float64"))
             elif kind == "integer":
@@ -107,14 +107,14 @@ def parse_json_schema(root: dict[str, Any], root_type_name: str) -> Datatypes:
             elif kind == "array":
                 items = _get(field_schema, "items")
                 if not isinstance(items, dict):
-                    raise SchemaRejected(f"{where}: array without an items schema (TypeError upstream)")
+                    raise SchemaRejectedError(f"{where}: array without an items schema (TypeError upstream)")
                 item_kind = _get(items, "type")
                 if item_kind == "boolean":
                     fields.append(Field(field_name, "bool", is_array=True))
                 elif item_kind == "string":
                     encoding = _get(items, "contentEncoding")
                     if encoding is not _ABSENT and encoding is not None:  # `!= undefined`: null passes
-                        raise SchemaRejected(
+                        raise SchemaRejectedError(
                             f"Unsupported contentEncoding {_js_stringify(encoding)} for array item {where}"
                         )
                     fields.append(Field(field_name, "string", is_array=True))
@@ -127,9 +127,9 @@ def parse_json_schema(root: dict[str, Any], root_type_name: str) -> Datatypes:
                     add_fields(items, nested, [*key_path, field_name])
                     fields.append(Field(field_name, nested, is_array=True, is_complex=True))
                 else:
-                    raise SchemaRejected(f"Unsupported type {_js_stringify(item_kind)} for array item {where}")
+                    raise SchemaRejectedError(f"Unsupported type {_js_stringify(item_kind)} for array item {where}")
             else:  # "null" and anything else, including no type at all
-                raise SchemaRejected(f"Unsupported type {_js_stringify(kind)} for {where}")
+                raise SchemaRejectedError(f"Unsupported type {_js_stringify(kind)} for {where}")
         datatypes[type_name] = fields
 
     add_fields(root, root_type_name, [])
@@ -145,7 +145,7 @@ class ParsedChannel:
 
 
 def parse_channel(advert: dict[str, Any]) -> ParsedChannel:
-    """One `advertise` entry as the app's WebSocket player takes it; SchemaRejected where it adds the alert."""
+    """One `advertise` entry as the app's WebSocket player takes it; SchemaRejectedError where it adds the alert."""
     encoding, schema_encoding = advert["encoding"], advert.get("schemaEncoding")
     parsed = ParsedChannel(advert["topic"], advert["schemaName"], encoding)
     if encoding == "json" and schema_encoding in (None, "jsonschema"):
@@ -154,7 +154,7 @@ def parse_channel(advert: dict[str, Any]) -> ParsedChannel:
             return parsed  # schemaless JSON: accepted, no definitions
         schema = json.loads(text)
         if not isinstance(schema, (dict, list)):
-            raise SchemaRejected(f"Invalid schema, expected JSON object, got {type(schema).__name__}")
+            raise SchemaRejectedError(f"Invalid schema, expected JSON object, got {type(schema).__name__}")
         parsed.datatypes = parse_json_schema(schema, advert["schemaName"])  # type: ignore[arg-type]
         return parsed
     if encoding == "protobuf" and schema_encoding in (None, "protobuf"):
@@ -167,9 +167,9 @@ def parse_channel(advert: dict[str, Any]) -> ParsedChannel:
                 pool.Add(fd)
             pool.FindMessageTypeByName(advert["schemaName"])
         except Exception as exc:  # the app: "Failed to decode base64 schema" / protobufjs lookup failure
-            raise SchemaRejected(f"protobuf schema of {advert['topic']} unusable: {exc}") from None
+            raise SchemaRejectedError(f"protobuf schema of {advert['topic']} unusable: {exc}") from None
         return parsed
-    raise SchemaRejected(f"Unsupported combination of message / schema encoding: ({encoding} / {schema_encoding})")
+    raise SchemaRejectedError(f"Unsupported combination of message / schema encoding: ({encoding} / {schema_encoding})")
 
 
 def parse_advertisements(adverts: list[dict[str, Any]]) -> tuple[dict[str, ParsedChannel], dict[str, str]]:
@@ -181,7 +181,7 @@ def parse_advertisements(adverts: list[dict[str, Any]]) -> tuple[dict[str, Parse
         topic = advert["topic"]
         try:
             parsed = parse_channel(advert)
-        except SchemaRejected as exc:
+        except SchemaRejectedError as exc:
             alerts[topic] = f"Failed to parse channel schema on {topic}: {exc}"
             continue
         previous = first_advert.get(topic)
