@@ -33,8 +33,9 @@ from helpers.lichtblick_schema import (
 
 from ros_detect import schema
 from ros_detect.detection.weights import RANDOM_INIT_LABEL, UNTRAINED_BANNER
+from ros_detect.dropqueue import DropQueue
 from ros_detect.errors import ConfigError
-from ros_detect.foxglove.buffer import DropBuffer, RecentMap
+from ros_detect.foxglove.buffer import RecentMap
 from ros_detect.foxglove.channels import (
     MAIN_COLOR,
     OTHER_COLOR,
@@ -52,7 +53,7 @@ RATE = 10.0
 
 # -- pure logic ------------------------------------------------------------------------------------------------
 def test_drop_buffer_drops_oldest_and_counts_without_blocking() -> None:
-    buf: DropBuffer[int] = DropBuffer(3)
+    buf: DropQueue[int] = DropQueue(3)
     t0 = time.perf_counter()
     results = [buf.put(i) for i in range(1000)]
     assert time.perf_counter() - t0 < 0.5  # nobody reads, yet put() never waits
@@ -65,7 +66,7 @@ def test_drop_buffer_drops_oldest_and_counts_without_blocking() -> None:
 
 
 def test_drop_buffer_wakes_a_waiting_consumer() -> None:
-    buf: DropBuffer[str] = DropBuffer(1)
+    buf: DropQueue[str] = DropQueue(1)
     got: list[str | None] = []
     consumer = threading.Thread(target=lambda: got.append(buf.get(timeout=5)))
     consumer.start()
