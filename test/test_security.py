@@ -182,15 +182,11 @@ def test_every_torch_load_in_the_product_is_weights_only() -> None:
 
 def test_servers_default_to_loopback() -> None:
     """The declared defaults: a server only faces the network when someone configures it to."""
-    from ros_detect.bench.soak_camera import SoakCamera
     from ros_detect.mqtt.config import MqttConfig
 
     assert MqttConfig().host == "127.0.0.1"
-    cam = SoakCamera(fps=5.0)
-    try:
-        assert cam._httpd.server_address[0] == "127.0.0.1"
-    finally:
-        cam._httpd.server_close()
+    with MjpegServer(fps=5.0) as cam:  # the test camera of serve-mjpeg and soak
+        assert cam._httpd is not None and cam._httpd.server_address[0] == "127.0.0.1"
     pytest.importorskip("rclpy")
     from ros_detect.nodes.foxglove_bridge import PARAMS
 

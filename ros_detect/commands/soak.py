@@ -60,14 +60,14 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot create output directory {out}: {exc.strerror}", "pass a writable -o") from None
 
-    from ros_detect.bench.soak_camera import SoakCamera
+    from ros_detect.media.mjpeg_server import MjpegServer
 
     if "ROS_DOMAIN_ID" not in os.environ:  # a private graph: other ROS traffic on this machine would skew the figures
         os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     print(f"soak: ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']}", flush=True)
 
-    camera = None if args.source else SoakCamera(fps=args.fps).start()
+    camera = None if args.source else MjpegServer(fps=args.fps).start()
     url = args.source or camera.url  # type: ignore[union-attr]
     cmd = [sys.executable, "-m", "ros_detect.cli", "launch", "webcam", "--source", url]
     cmd += ["--processes", args.processes, *launch_args]
