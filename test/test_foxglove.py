@@ -7,7 +7,6 @@ process publishing image / detections / main_person / stats with deterministic c
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 import time
 from collections import defaultdict
@@ -196,8 +195,8 @@ def graph(tmp_path_factory: pytest.TempPathFactory):
         yield g
 
 
-def _rate(times: list[float]) -> float:
-    return (len(times) - 1) / (times[-1] - times[0])
+def _count(recs: list, topic: str) -> int:
+    return sum(r.topic == topic for r in recs)
 
 
 def test_protocol_channels_rates_timestamps_and_schemas(graph: BridgeGraph) -> None:
@@ -217,18 +216,24 @@ def test_protocol_channels_rates_timestamps_and_schemas(graph: BridgeGraph) -> N
             assert json.loads(ads[topic]["schema"]) == viewer_schema(schema.json_schema(sid))
         client.subscribe(ALL_TOPICS)
         client.wait_for_data("/annotations")
-        got = client.collect(4.0)
+        got = client.collect_until(
+            lambda recs: _count(recs, "/main_person") >= 30 and _count(recs, "/bridge_stats") >= 3
+        )
     finally:
         client.close()
 
     by_topic: dict[str, list] = defaultdict(list)
     for rec in got:
         by_topic[rec.topic].append(rec)
-    # Every per-frame channel flows at the pipeline's rate.
-    for topic in ("/image", "/annotations", "/detections", "/main_person"):
-        recs = by_topic[topic]
-        assert len(recs) >= 25, f"{topic}: only {len(recs)} messages in 4 s at {RATE} fps"
-        assert _rate([r.received_at for r in recs]) == pytest.approx(RATE, rel=0.3), topic
+    # Every per-frame channel flows with the pipeline: no result lost on the way, one annotation per result,
+    # and frames (the JPEG encoder keeps only the latest when it falls behind, counted in image_dropped).
+    n_main = len(by_topic["/main_person"])
+    assert n_main >= 30, f"only {n_main} main_person documents arrived"
+    for topic in ("/detections", "/main_person"):
+        seqs = sorted(json.loads(r.payload)["seq"] for r in by_topic[topic])
+        assert len(seqs) >= 0.9 * (seqs[-1] - seqs[0] + 1), f"{topic}: documents lost on the way: {seqs}"
+    assert abs(len(by_topic["/annotations"]) - n_main) <= 2
+    assert len(by_topic["/image"]) >= 0.5 * n_main
 
     images = {}
     for rec in by_topic["/image"]:
@@ -269,7 +274,7 @@ def test_protocol_channels_rates_timestamps_and_schemas(graph: BridgeGraph) -> N
             outside = frame[10, 10].astype(int)
             assert np.abs(inside - PERSON_BGR).max() < 20, "annotated box is not over the person in that frame"
             assert np.abs(outside - BACKGROUND_BGR).max() < 20
-    assert matched == inside_window and matched >= 25
+    assert matched == inside_window and matched >= 0.5 * n_main
 
     stats = [client.decode(r) for r in by_topic["/stats"]]
     for doc in stats:
@@ -279,11 +284,15 @@ def test_protocol_channels_rates_timestamps_and_schemas(graph: BridgeGraph) -> N
     assert len(bridge) >= 3
     last = bridge[-1]
     schema.validate(last)
-    assert last["fps"] == pytest.approx(RATE, rel=0.3)
+    # The bridge measures the same stream the pipeline reports (not a fixed speed: the machine may be loaded).
+    pipeline_fps = [d["fps"] for d in stats if d["node"] == "/fake_main_person"][-1]
+    assert last["fps"] > 0 and last["fps"] == pytest.approx(pipeline_fps, rel=0.35), (last["fps"], pipeline_fps)
     assert last["stage_ms"]["inference"] == 50.0
     assert last["latency_ms"]["capture_to_main_person"]["p50"] == 56.0
-    assert 0 <= last["latency_ms"]["capture_to_view"]["p50"] < 500
-    assert last["counters"]["jpeg_encoded"] >= 25 and last["dropped"] == 0
+    assert 0 <= last["latency_ms"]["capture_to_view"]["p50"] < 1000  # a bridge that queued would grow without bound
+    counters = last["counters"]
+    assert counters["jpeg_encoded"] > 0 and counters["doc_dropped"] == 0 and counters["seq_gaps"] == 0
+    assert last["dropped"] == counters["image_dropped"] + counters["doc_dropped"]
 
 
 def test_page_server_serves_only_the_shipped_files(graph: BridgeGraph) -> None:
@@ -306,52 +315,64 @@ def test_page_server_serves_only_the_shipped_files(graph: BridgeGraph) -> None:
 
 
 # -- load: a client that stops reading ---------------------------------------------------------------------------
+def _seqs(recs: list) -> list[int]:
+    return [json.loads(r.payload)["seq"] for r in recs if r.topic == "/main_person"]
+
+
 def test_stalled_client_does_not_slow_the_pipeline_or_other_clients(tmp_path: Path) -> None:
-    """A client subscribes to everything and never reads. Big (noise) frames at 15 fps fill its socket within
-    a second; the bridge must keep serving a healthy client at the pipeline's rate and stay bounded in memory.
+    """A client subscribes to everything and never reads. Big (noise) frames fill its socket; once the server
+    has had to drop messages for it (the SDK logs "outbox for client ADDR full"), the bridge must still serve a
+    healthy client everything, take every document from ROS, and stay bounded in memory.
+
+    Every wait is on a condition, not on time: how fast the stuck socket fills depends on the machine's load.
     """
-    rate = 15.0
-    params = {"jpeg_quality": 95, "client_backlog": 16}  # ~100 kB frames: the stuck socket fills in ~3 s
-    with BridgeGraph(rate=rate, duration=30, noise=True, bridge_params=params, log_dir=tmp_path) as g:
+    params = {"jpeg_quality": 95, "client_backlog": 16}  # ~100 kB frames, a short per-client queue
+    with BridgeGraph(rate=15.0, duration=240, noise=True, bridge_params=params, log_dir=tmp_path) as g:
+        bridge_log = tmp_path / "bridge.log"
         bridge = psutil.Process(g.procs[0].pid)
         healthy = FoxgloveTestClient.open(g.ws_url)
         healthy.wait_for_channels(ALL_TOPICS)
-        healthy.subscribe(["/image", "/main_person"])
+        healthy.subscribe(["/image", "/main_person", "/bridge_stats"])
         healthy.wait_for_data("/main_person")
-        before = healthy.collect(3.0)
+        before = healthy.collect_until(lambda recs: _count(recs, "/main_person") >= 10)
         rss_before = bridge.memory_info().rss
 
         stalled = FoxgloveTestClient.open(g.ws_url, rcvbuf=4096, max_queue=1)
         stalled.wait_for_channels(ALL_TOPICS)
         stalled.subscribe(ALL_TOPICS)  # ... and never reads again
-        during = healthy.collect(6.0)
+        dropped_line = f"outbox for client 127.0.0.1:{stalled.ws.socket.getsockname()[1]} full"
+
+        # The healthy client keeps reading until the server dropped for the stalled one...
+        during = healthy.collect_until(lambda _recs: dropped_line in bridge_log.read_text(), timeout=120)
+        assert dropped_line in bridge_log.read_text(), "the stalled client's outbox never filled"
+        # ... and then while it stays stuck: enough results and frames to judge.
+        stuck = healthy.collect_until(
+            lambda recs: _count(recs, "/main_person") >= 30 and _count(recs, "/image") >= 10
+            and _count(recs, "/bridge_stats") >= 2,
+            timeout=120,
+        )  # fmt: skip
         rss_after = bridge.memory_info().rss
         healthy.close()
-        g.procs[1].terminate()  # the fake pipeline prints what it published on SIGTERM
+        g.procs[1].terminate()
         g.procs[1].wait(timeout=20)
-        late = stalled.collect(1.0)  # what the stuck client finally gets: the server dropped the rest
+        late = stalled.collect(1.0)  # what the stuck client finally gets: a bounded tail, the server dropped the rest
         stalled.close()
-    pipeline = json.loads((tmp_path / "pipeline.log").read_text().strip().splitlines()[-1])
-    seqs = [json.loads(r.payload)["seq"] for r in late if r.topic == "/main_person"]
-    # The server dropped (oldest first) what the stuck client could not take, instead of queueing it all:
-    # of the ~90 documents published while it stalled it got a bounded tail (gaps, or the older ones missing;
-    # the first few after `before` may predate its subscription, hence the margin of 10).
-    last_before = max(json.loads(r.payload)["seq"] for r in before if r.topic == "/main_person")
+
+    # The stuck client was not sent everything published while it stalled: the server dropped, oldest first.
+    seqs, last_before = _seqs(late), max(_seqs(before))
     missed = set(range(last_before + 1, seqs[-1] + 1)) - set(seqs) if seqs else set()
     assert seqs == [] or len(missed) > 10, f"stuck client got every document: {seqs} (after {last_before})"
 
-    def per_second(recs: list, topic: str, seconds: float) -> float:
-        return sum(r.topic == topic for r in recs) / seconds
-
-    for topic in ("/image", "/main_person"):
-        assert per_second(before, topic, 3.0) >= 0.8 * rate, topic
-        assert per_second(during, topic, 6.0) >= 0.85 * per_second(before, topic, 3.0), topic
-    # Frame-to-frame gaps at the healthy client stay regular while the other client is stuck.
-    gaps = np.diff([r.received_at for r in during if r.topic == "/main_person"])
-    assert statistics.median(gaps) < 2.0 / rate
-    assert pipeline["fps"] >= 0.9 * rate, pipeline
+    # The healthy client, meanwhile, got (nearly) every result and kept getting frames.
+    got = sorted(set(_seqs(stuck)))
+    assert len(got) >= 30 and _count(stuck, "/image") >= 10, f"{len(got)} results, {_count(stuck, '/image')} frames"
+    assert len(got) >= 0.8 * (got[-1] - got[0] + 1), f"healthy client lost results while the other stalled: {got}"
+    # The bridge's ROS side took every document the pipeline published (its callbacks only queue).
+    stats = [json.loads(r.payload) for r in [*during, *stuck] if r.topic == "/bridge_stats"]
+    assert stats[-1]["counters"]["seq_gaps"] == stats[0]["counters"]["seq_gaps"], "results lost before the bridge"
+    assert stats[-1]["counters"]["doc_dropped"] == 0
     assert rss_after - rss_before < 64 * 2**20, "bridge memory grew while a client stalled"
-    assert "Traceback" not in (tmp_path / "bridge.log").read_text()
+    assert "Traceback" not in bridge_log.read_text()
 
 
 def test_bridge_refuses_a_busy_port_with_problem_and_fix(tmp_path: Path) -> None:

@@ -73,6 +73,9 @@ class FoxgloveRelay:
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> FoxgloveRelay:
+        # The SDK's own log lines (clients registered/closed, "outbox for client ADDR full" when a client is too
+        # slow and its oldest messages are dropped) go to the node's log. Only the first call in a process counts.
+        foxglove.set_log_level(logging.INFO)
         if self.config.host not in LOOPBACK:
             log.warning("Foxglove server binds %s: reachable from other machines", self.config.host)
         try:
