@@ -42,7 +42,7 @@ def render(seq: int, noise: bool = False) -> np.ndarray:
     return frame
 
 
-def docs(seq: int, stamp_ns: int) -> tuple[dict, dict]:
+def docs(seq: int, stamp_ns: int, weights: str = RANDOM_INIT_LABEL) -> tuple[dict, dict]:
     box = person_box(seq)
     det = schema.detections_doc(
         seq=seq,
@@ -51,7 +51,7 @@ def docs(seq: int, stamp_ns: int) -> tuple[dict, dict]:
         image_size=(W, H),
         model="fake",
         precision="fp32",
-        weights=RANDOM_INIT_LABEL,
+        weights=weights,
         detections=[Detection(tuple(box), 0.93, 1, "person"), Detection(tuple(CHAIR_BOX), 0.61, 62, "chair")],
         timing_ms={"decode": 1.0, "preprocess": 2.0, "inference": 50.0, "postprocess": 1.0},
     )
@@ -109,6 +109,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--noise", action="store_true")
     ap.add_argument("--synthetic", action="store_true", help="demo feed: synthetic street + ground-truth boxes")
+    ap.add_argument("--weights", default=RANDOM_INIT_LABEL, help="weights label of the documents")
     args = ap.parse_args()
 
     import rclpy
@@ -138,7 +139,7 @@ def main() -> int:
                 if args.synthetic:
                     frame, det, main_doc = synthetic_docs(seq, stamp)
                 else:
-                    frame, (det, main_doc) = render(seq, args.noise), docs(seq, stamp)
+                    frame, (det, main_doc) = render(seq, args.noise), docs(seq, stamp, args.weights)
                 pub_image.publish(bgr_to_image(frame, stamp, det["frame_id"]))
                 pub_det.publish(String(data=schema.dumps(det)))
                 pub_main.publish(String(data=schema.dumps(main_doc)))

@@ -51,6 +51,7 @@ class BridgeGraph:
     duration: float = 60.0
     noise: bool = False
     synthetic: bool = False
+    weights: str | None = None  # weights label of the fake documents (default: random-init)
     bridge_params: dict[str, object] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=ros_env)
     ws_port: int = field(default_factory=free_port)
@@ -83,6 +84,7 @@ class BridgeGraph:
     def start_pipeline(self) -> subprocess.Popen:
         cmd = [sys.executable, str(FAKE), "--rate", str(self.rate), "--duration", str(self.duration)]
         flags = [f for f, on in (("--noise", self.noise), ("--synthetic", self.synthetic)) if on]
+        flags += ["--weights", self.weights] if self.weights is not None else []
         return self._spawn("pipeline", [*cmd, *flags])
 
     def __enter__(self) -> BridgeGraph:

@@ -66,8 +66,6 @@ def feed(env: dict[str, str], count: int, rate: float, *extra: str) -> subproces
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-
-
 def seqs(rec: MqttRecorder) -> list[int]:
     return [d["seq"] for d in rec.docs("/main_person")]
 
