@@ -51,6 +51,7 @@ RATE = 10.0
 
 
 # -- pure logic ------------------------------------------------------------------------------------------------
+@pytest.mark.unit
 def test_drop_buffer_drops_oldest_and_counts_without_blocking() -> None:
     buf: DropQueue[int] = DropQueue(3)
     t0 = time.perf_counter()
@@ -64,6 +65,7 @@ def test_drop_buffer_drops_oldest_and_counts_without_blocking() -> None:
     assert buf.get(timeout=5) is None  # closed: returns at once
 
 
+@pytest.mark.unit
 def test_drop_buffer_wakes_a_waiting_consumer() -> None:
     buf: DropQueue[str] = DropQueue(1)
     got: list[str | None] = []
@@ -75,6 +77,7 @@ def test_drop_buffer_wakes_a_waiting_consumer() -> None:
     assert got == ["frame"]
 
 
+@pytest.mark.unit
 def test_recent_map_is_bounded() -> None:
     m: RecentMap[int] = RecentMap(2)
     for k in range(5):
@@ -83,6 +86,7 @@ def test_recent_map_is_bounded() -> None:
     assert m.pop(0) is None and m.pop(4) == 40
 
 
+@pytest.mark.unit
 def test_annotations_highlight_main_person_and_keep_the_frame_stamp() -> None:
     stamp = 1_700_000_000_123_456_789
     det, main = docs(7, stamp)
@@ -110,6 +114,7 @@ def test_annotations_highlight_main_person_and_keep_the_frame_stamp() -> None:
     assert banner.position.x < 10 and banner.position.y < 20  # top left, over the image
 
 
+@pytest.mark.unit
 def test_annotations_banner_only_for_untrained_weights() -> None:
     det, main = docs(2, 9_000_000_000)
     decode = FoxgloveTestClient("ws://unused")._decoder(_advert(fm.ImageAnnotations))
@@ -125,6 +130,7 @@ def test_annotations_banner_only_for_untrained_weights() -> None:
     assert banners(None, {**main, "weights": RANDOM_INIT_LABEL}) == 1
 
 
+@pytest.mark.unit
 def test_annotations_without_a_main_person_and_without_detections() -> None:
     stamp = 5_000_000_001
     det, main = docs(0, stamp)
@@ -148,6 +154,7 @@ def _advert(cls: type) -> dict:
     return {"schemaName": schema_.name, "schema": base64.b64encode(schema_.data).decode(), "encoding": "protobuf"}
 
 
+@pytest.mark.unit
 def test_compressed_image_round_trip() -> None:
     frame = np.full((240, 427, 3), BACKGROUND_BGR, np.uint8)
     msg = compressed_image(encode_jpeg(frame, 80), 3_000_000_007, "cam")
@@ -157,6 +164,7 @@ def test_compressed_image_round_trip() -> None:
     assert pixels.shape == (240, 427, 3) and np.abs(pixels.astype(int) - BACKGROUND_BGR).max() < 8
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("field", "value"), [("jpeg_quality", 0), ("jpeg_quality", 101), ("port", 70000), ("image_queue", 0)]
 )

@@ -77,11 +77,13 @@ def parse_json_schema(root: dict[str, Any], root_type_name: str) -> Datatypes:
             where = ".".join([*key_path, field_name])
             one_of = _get(field_schema, "oneOf")
             if isinstance(one_of, list):
-                if any(not isinstance(alt, dict) for alt in one_of):
-                    raise SchemaRejectedError(f"{where}: oneOf alternative is not an object (TypeError upstream)")
+                if any(alt is None for alt in one_of):  # `null.const`
+                    raise SchemaRejectedError(f"{where}: a oneOf alternative is null (TypeError upstream)")
                 if all(_is_js_number(_get(alt, "const")) for alt in one_of):
                     for alt in one_of:
-                        fields.append(Field(_get(alt, "title"), "uint32", is_constant=True, value=alt["const"]))
+                        title = _get(alt, "title")
+                        name = "undefined" if title is _ABSENT else title
+                        fields.append(Field(name, "uint32", is_constant=True, value=alt["const"]))
                     fields.append(Field(field_name, "uint32"))
                     continue
                 raise SchemaRejectedError(f"Unsupported type for {where}: oneOf alternatives must have number values")
@@ -106,8 +108,8 @@ def parse_json_schema(root: dict[str, Any], root_type_name: str) -> Datatypes:
                 fields.append(Field(field_name, nested, is_complex=True))
             elif kind == "array":
                 items = _get(field_schema, "items")
-                if not isinstance(items, dict):
-                    raise SchemaRejectedError(f"{where}: array without an items schema (TypeError upstream)")
+                if items is _ABSENT or items is None:  # `undefined.type`
+                    raise SchemaRejectedError(f"{where}: array without items (TypeError upstream)")
                 item_kind = _get(items, "type")
                 if item_kind == "boolean":
                     fields.append(Field(field_name, "bool", is_array=True))
