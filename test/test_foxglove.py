@@ -29,6 +29,7 @@ from helpers.lichtblick_schema import (
     parse_json_schema,
     resolve_path,
 )
+from helpers.wait import wait_until
 
 from ros_detect import schema
 from ros_detect.detection.weights import RANDOM_INIT_LABEL, UNTRAINED_BANNER
@@ -188,8 +189,7 @@ def test_no_jpeg_encoding_without_a_subscriber() -> None:
     try:
         frame = np.zeros((240, 427, 3), np.uint8)
         for i in range(5):
-            relay.on_image(frame, i, "cam")
-        time.sleep(0.2)
+            relay.on_image(frame, i, "cam")  # counted at once: nothing is queued for the encoder
         counters = relay.stats_doc()["counters"]
         assert counters["skipped_no_subscriber"] == 5 and counters["jpeg_encoded"] == 0
     finally:
@@ -199,7 +199,7 @@ def test_no_jpeg_encoding_without_a_subscriber() -> None:
 # -- the real node, a real client ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory: pytest.TempPathFactory):
-    with BridgeGraph(rate=RATE, duration=60, log_dir=tmp_path_factory.mktemp("foxglove_graph")) as g:
+    with BridgeGraph(rate=RATE, duration=600, log_dir=tmp_path_factory.mktemp("foxglove_graph")) as g:
         yield g
 
 
@@ -335,7 +335,7 @@ def test_stalled_client_does_not_slow_the_pipeline_or_other_clients(tmp_path: Pa
     Every wait is on a condition, not on time: how fast the stuck socket fills depends on the machine's load.
     """
     params = {"jpeg_quality": 95, "client_backlog": 16}  # ~100 kB frames, a short per-client queue
-    with BridgeGraph(rate=15.0, duration=240, noise=True, bridge_params=params, log_dir=tmp_path) as g:
+    with BridgeGraph(rate=15.0, duration=600, noise=True, bridge_params=params, log_dir=tmp_path) as g:
         bridge_log = tmp_path / "bridge.log"
         bridge = psutil.Process(g.procs[0].pid)
         healthy = FoxgloveTestClient.open(g.ws_url)
@@ -646,21 +646,23 @@ def test_relay_drops_and_counts_frames_the_encoder_cannot_take() -> None:
     try:
         client.wait_for_channels(["/image"])
         client.subscribe(["/image"])
-        deadline = time.monotonic() + 5
-        while not relay.channels.image.has_sinks() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert wait_until(relay.channels.image.has_sinks, 10)
         frame = np.random.default_rng(0).integers(0, 256, (240, 427, 3), dtype=np.uint8)
-        t0 = time.perf_counter()
         for i in range(200):
             relay.on_image(frame, 1_000 + i, "cam")
-        burst_s = time.perf_counter() - t0
-        received = client.collect(1.0)
-        doc = relay.stats_doc()
+        # The newest frame is encoded last: once it arrived, every frame was either sent or dropped.
+        received = client.collect_until(lambda recs: any(r.log_time == 1_199 for r in recs), timeout=60)
+
+        def settled() -> dict | None:
+            doc = relay.stats_doc()
+            return doc if doc["counters"]["jpeg_encoded"] + doc["counters"]["image_dropped"] == 200 else None
+
+        doc = wait_until(settled, 10) or relay.stats_doc()
     finally:
         client.close()
         relay.close()
     encoded, dropped = doc["counters"]["jpeg_encoded"], doc["counters"]["image_dropped"]
-    assert burst_s < 0.2, f"200 on_image calls took {burst_s:.3f} s: the producer waited"
+    # A producer that waited for the encoder would have dropped nothing: the burst outran the encoder.
     assert dropped > 0 and doc["dropped"] >= dropped
     assert encoded + dropped == 200 and len(received) == encoded
     assert received[-1].log_time == 1_000 + 199  # the newest frame always gets through

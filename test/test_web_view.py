@@ -68,7 +68,7 @@ def _close(rgba: list[int], bgr: tuple[int, int, int], tol: int = 20) -> bool:
 
 @pytest.fixture(scope="module")
 def graph(tmp_path_factory: pytest.TempPathFactory):
-    with BridgeGraph(rate=10.0, duration=60, log_dir=tmp_path_factory.mktemp("web_graph")) as g:
+    with BridgeGraph(rate=10.0, duration=600, log_dir=tmp_path_factory.mktemp("web_graph")) as g:
         yield g
 
 
@@ -130,7 +130,7 @@ def _assert_untrained_banner(result: dict, image: np.ndarray) -> None:
 
 
 def test_page_shows_no_banner_for_trained_weights(tmp_path: Path) -> None:
-    with BridgeGraph(rate=10.0, duration=120, weights="pretrained (COCO_V1)", log_dir=tmp_path) as g:
+    with BridgeGraph(rate=10.0, duration=600, weights="pretrained (COCO_V1)", log_dir=tmp_path) as g:
         result = open_page(g.page_url, tmp_path / "trained.png", min_frames=2)
     assert result["state"]["untrained"] is False and result["state"]["errors"] == []
     assert not result["banner"]["visible"] and result["weights"] == "weights: pretrained (COCO_V1)"
