@@ -361,9 +361,12 @@ def test_stalled_client_does_not_slow_the_pipeline_or_other_clients(tmp_path: Pa
         )  # fmt: skip
         rss_after = bridge.memory_info().rss
         healthy.close()
-        g.procs[1].terminate()
+        g.procs[1].terminate()  # the fake pipeline prints what it published on SIGTERM
         g.procs[1].wait(timeout=20)
-        late = stalled.collect(1.0)  # what the stuck client finally gets: a bounded tail, the server dropped the rest
+        published = json.loads((tmp_path / "pipeline.log").read_text().strip().splitlines()[-1])["published"]
+        # What the stuck client finally gets once it reads again, up to the newest results (the server drops
+        # oldest first, so those are kept): a bounded tail, the rest was dropped.
+        late = stalled.collect_until(lambda recs: max(_seqs(recs), default=-1) >= published - 3, timeout=60)
         stalled.close()
 
     # The stuck client was not sent everything published while it stalled: the server dropped, oldest first.
