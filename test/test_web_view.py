@@ -66,8 +66,9 @@ def _close(rgba: list[int], bgr: tuple[int, int, int], tol: int = 20) -> bool:
     return all(abs(rgba[i] - bgr[2 - i]) <= tol for i in range(3))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def graph(tmp_path_factory: pytest.TempPathFactory):
+    # Per test (one test uses it): no fake pipeline keeps publishing while the later tests run their own graphs.
     with BridgeGraph(rate=10.0, duration=600, log_dir=tmp_path_factory.mktemp("web_graph")) as g:
         yield g
 
