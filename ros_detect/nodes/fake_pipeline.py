@@ -53,9 +53,9 @@ def main() -> int:
                 seq = published
                 stamp = time.time_ns()
                 if args.synthetic:
-                    frame, det, main_doc = synthetic_docs(seq, stamp, args.weights)
+                    frame, det, main_doc = synthetic_docs(seq, stamp)
                 else:
-                    frame, (det, main_doc) = render(seq, args.noise), docs(seq, stamp)
+                    frame, (det, main_doc) = render(seq, args.noise), docs(seq, stamp, args.weights)
                 pub_image.publish(bgr_to_image(frame, stamp, det["frame_id"]))
                 pub_det.publish(String(data=schema.dumps(det)))
                 pub_main.publish(String(data=schema.dumps(main_doc)))
