@@ -10,10 +10,14 @@ import sys
 
 from ros_detect.errors import RosDetectError
 
+# Python packages that only a ROS 2 install or the `ros` extra provides.
+ROS_MODULES = ("rclpy", "rcl_interfaces", "std_msgs", "sensor_msgs", "visualization_msgs", "builtin_interfaces")
+
 # name -> (module, one-line help). Modules are imported only when their subcommand runs.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "video": ("ros_detect.commands.video", "detect the main person in every frame of a video file"),
     "bench": ("ros_detect.commands.bench", "benchmark every precision scheme side by side"),
+    "webcam": ("ros_detect.commands.webcam", "camera -> main person -> MQTT + web view in one process, no ROS needed"),
     "launch": ("ros_detect.commands.launch", "run the ROS 2 node graph (video | webcam) without ros2 launch"),
     "bench-mqtt": ("ros_detect.commands.bench_mqtt", "capture -> MQTT-receive latency p50/p99"),
     "bench-pipeline": ("ros_detect.commands.bench_pipeline", "graph fps, speed-up vs seed, latency targets"),
@@ -56,6 +60,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted (anything already written is on disk)", file=sys.stderr)
         return 130
+    except ImportError as exc:
+        missing = _missing_ros_module(exc)
+        if missing is None:
+            raise
+        print(f"error: `ros-detect {args.command}` needs ROS 2 ({missing}), not installed here", file=sys.stderr)
+        print(
+            "  fix: pip install 'ros_detect[ros]' (ROS 2 wheels, Linux x86_64) or source a ROS 2 install; "
+            "without ROS: ros-detect webcam SOURCE",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _missing_ros_module(exc: ImportError) -> str | None:
+    """The ROS package an ImportError is about, or None when it is about something else."""
+    name = (exc.name or "").split(".")[0]
+    if name in ROS_MODULES:
+        return name
+    return next((m for m in ROS_MODULES if f"'{m}'" in str(exc) or str(exc).startswith(m)), None)
 
 
 if __name__ == "__main__":

@@ -89,11 +89,7 @@ def plan_graph(
     files = [Path(f) for f in (config_files or [default_config(mode)])]
     loaded = [load_param_file(f) for f in files]
     overrides = overrides or {}
-    unknown = set(overrides) - set(NODES) - {""}
-    if unknown:
-        raise ConfigError(
-            f"parameter override for unknown node(s) {sorted(unknown)}", f"use one of: {', '.join(NODES)}"
-        )
+    check_override_nodes(overrides)
     names = [m.source, "detector", "main_person"]
     skipped: list[str] = []
     for bridge, default_on in m.bridges.items():
@@ -109,9 +105,24 @@ def plan_graph(
             skipped.append(msg)
     nodes = []
     for name in names:
-        params = params_for(loaded, name, namespace)
-        params.update(overrides.get("", {}))
-        params.update(overrides.get(name, {}))
         module, cls = NODES[name]
-        nodes.append(NodeSpec(name, module, cls, params))
+        nodes.append(NodeSpec(name, module, cls, node_params(loaded, name, namespace, overrides)))
     return GraphSpec(mode, namespace.strip("/"), nodes, files, skipped)
+
+
+def check_override_nodes(overrides: dict[str, dict[str, Any]]) -> None:
+    unknown = set(overrides) - set(NODES) - {""}
+    if unknown:
+        raise ConfigError(
+            f"parameter override for unknown node(s) {sorted(unknown)}", f"use one of: {', '.join(NODES)}"
+        )
+
+
+def node_params(
+    loaded: list[dict[str, dict[str, Any]]], name: str, namespace: str, overrides: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """A node's parameters: the files' sections for it, then overrides for every node (''), then its own."""
+    params = params_for(loaded, name, namespace)
+    params.update(overrides.get("", {}))
+    params.update(overrides.get(name, {}))
+    return params
