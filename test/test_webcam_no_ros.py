@@ -319,3 +319,34 @@ def test_camera_reconnects_with_backoff_and_numbers_frames_across_connections() 
     assert all(s.closed for s in sources) and camera.state == "finished"
     with pytest.raises(ConfigError, match="reconnect_max_s"):
         ReconnectingCamera(CameraConfig(reconnect_initial_s=2.0, reconnect_max_s=1.0))
+
+
+# -- the side-by-side benchmark (bench-mqtt --compare-graph) ---------------------------------------------------
+@pytest.mark.unit
+def test_compare_runs_both_with_the_same_camera_broker_and_detector() -> None:
+    from ros_detect.bench.live_compare import command
+
+    args = ("--precision", "fp32", "-p", "detector.force_proposals=true")
+    graph, webcam = (command(kind, "http://127.0.0.1:1/s.mjpg", 1999, args) for kind in ("graph", "webcam"))
+    assert graph[3:5] == ["launch", "webcam"] and webcam[3] == "webcam"
+    shared = ["-p", "mqtt_bridge.port=1999", "-p", "mqtt_bridge.autostart_broker=none", "--no-foxglove", *args]
+    for cmd in (graph, webcam):
+        assert "http://127.0.0.1:1/s.mjpg" in cmd and cmd[-len(shared) :] == shared
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+def test_compare_graph_smoke(tmp_path: Path) -> None:
+    """The real side-by-side run, tiny model and few results (the figures themselves are docs material)."""
+    pytest.importorskip("rclpy", reason="the graph side needs the rclpy wheels")
+    out = tmp_path / "cmp.json"
+    proc = subprocess.run(
+        [*CLI, "bench-mqtt", "--compare-graph", "--model", "fasterrcnn_mobilenet_v3_large_320_fpn", "--weights",
+         "none", "--precision", "fp32", "--proposals", "50", "--results", "5", "--warmup", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    assert [r["kind"] for r in report["runs"]] == ["graph", "webcam"]
+    assert all(r["results"] == 5 and r["capture_to_mqtt_ms"]["p50"] > 0 for r in report["runs"])
+    assert report["ratio_webcam_to_graph"]["p50"] > 0 and "ratio webcam / graph" in proc.stdout
