@@ -13,6 +13,12 @@ from ros_detect.errors import RosDetectError
 # Python packages that only a ROS 2 install or the `ros` extra provides.
 ROS_MODULES = ("rclpy", "rcl_interfaces", "std_msgs", "sensor_msgs", "visualization_msgs", "builtin_interfaces")
 
+# Optional packages -> the pip extra that installs them (setup.py EXTRAS).
+EXTRA_OF = {
+    "openvino": "quant", "nncf": "quant", "onnx": "quant", "onnxruntime": "quant", "torchao": "quant",
+    "paho": "mqtt", "amqtt": "mqtt", "foxglove": "web", "rosbags": "bag", "pycocotools": "eval",
+}  # fmt: skip
+
 # name -> (module, one-line help). Modules are imported only when their subcommand runs.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "video": ("ros_detect.commands.video", "detect the main person in every frame of a video file"),
@@ -61,16 +67,21 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted (anything already written is on disk)", file=sys.stderr)
         return 130
     except ImportError as exc:
-        missing = _missing_ros_module(exc)
-        if missing is None:
-            raise
-        print(f"error: `ros-detect {args.command}` needs ROS 2 ({missing}), not installed here", file=sys.stderr)
-        print(
-            "  fix: pip install 'ros_detect[ros]' (ROS 2 wheels, Linux x86_64) or source a ROS 2 install; "
-            "without ROS: ros-detect webcam SOURCE",
-            file=sys.stderr,
-        )
-        return 2
+        ros, extra = _missing_ros_module(exc), EXTRA_OF.get((exc.name or "").split(".")[0])
+        if ros is not None:
+            print(f"error: `ros-detect {args.command}` needs ROS 2 ({ros}), not installed here", file=sys.stderr)
+            print(
+                "  fix: pip install 'ros_detect[ros]' (ROS 2 wheels, Linux x86_64) or source a ROS 2 install; "
+                "without ROS: ros-detect webcam SOURCE",
+                file=sys.stderr,
+            )
+            return 2
+        if extra is not None:
+            hint = " (or a scheme without it: --precision fp32)" if extra == "quant" else ""
+            print(f"error: `ros-detect {args.command}` needs {exc.name}, not installed here", file=sys.stderr)
+            print(f"  fix: pip install 'ros_detect[{extra}]'{hint}", file=sys.stderr)
+            return 2
+        raise
 
 
 def _missing_ros_module(exc: ImportError) -> str | None:

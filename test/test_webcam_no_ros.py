@@ -276,6 +276,15 @@ def test_bad_input_is_one_clear_line(args: list[str], words: list[str], tmp_path
     assert all(w in err for w in words) and "fix:" in err and "Traceback" not in err, err
 
 
+def test_missing_optional_package_names_the_extra(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """The deployed openvino-int8 scheme without the `quant` extra: one line with the pip command, exit 2."""
+    monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now fails as if not installed
+    args = ["webcam", "0", *FAST, "--precision", "openvino-int8", "--no-mqtt", "--no-foxglove"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "needs openvino" in err and "pip install 'ros_detect[quant]'" in err and "--precision fp32" in err, err
+
+
 # -- the reconnecting camera (shared with the camera_source node) ----------------------------------------------
 class _FakeSource:
     def __init__(self, frames: int) -> None:

@@ -99,6 +99,11 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _load() -> list[float] | None:
+    """1/5/15-minute load average (None where the OS has none, e.g. Windows)."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def _pct(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if values else None
 
@@ -137,6 +142,13 @@ def measure(kind: str, url: str, port: int, cfg: CompareConfig, log_dir: Path) -
     dets = [doc for doc, _ in rx.docs("detections") if doc["seq"] in seqs]
     inference = [float(d["timing_ms"]["inference"]) for d in dets]
     wait = [float(d["timing_ms"].get("wait", 0.0)) for d in dets]
+    # what the pipeline adds around the model, frame by frame: robust to the machine's load changing between runs
+    inference_by_seq = {d["seq"]: float(d["timing_ms"]["inference"]) for d in dets}
+    overhead = [
+        (t - schema.stamp_to_ns(doc["stamp"])) / 1e6 - inference_by_seq[doc["seq"]]
+        for doc, t in measured
+        if doc["seq"] in inference_by_seq
+    ]
     span_s = (measured[-1][1] - measured[0][1]) / 1e9
     return {
         "kind": kind,
@@ -144,6 +156,7 @@ def measure(kind: str, url: str, port: int, cfg: CompareConfig, log_dir: Path) -
         "results": len(measured),
         "capture_to_mqtt_ms": {"p50": _pct(latency, 50), "p99": _pct(latency, 99), "max": round(max(latency), 2)},
         "detector_inference_ms_p50": _pct(inference, 50),
+        "capture_to_mqtt_minus_inference_ms": {"p50": _pct(overhead, 50), "p99": _pct(overhead, 99)},
         "capture_to_detector_start_ms_p50": _pct(wait, 50),
         "results_per_s": round((len(measured) - 1) / span_s, 3) if span_s > 0 else None,
         "exit_code": proc.returncode,
@@ -177,7 +190,7 @@ def run(cfg: CompareConfig, progress: Any = print) -> dict[str, Any]:
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     log_dir = cfg.out.with_suffix("")
     log_dir.mkdir(parents=True, exist_ok=True)
-    load_before = os.getloadavg()
+    load_before = _load()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     runs: list[dict[str, Any]] = []
     broker = start_mosquitto(free_port())
@@ -193,7 +206,8 @@ def run(cfg: CompareConfig, progress: Any = print) -> dict[str, Any]:
                     progress(
                         f"  {kind:<6}: capture->MQTT p50 {lat['p50']} ms, p99 {lat['p99']} ms "
                         f"({result['results']} results, {result['results_per_s']}/s, "
-                        f"inference p50 {result['detector_inference_ms_p50']} ms)"
+                        f"inference p50 {result['detector_inference_ms_p50']} ms, "
+                        f"around it p50 {result['capture_to_mqtt_minus_inference_ms']['p50']} ms)"
                     )
     finally:
         broker.stop()
@@ -204,13 +218,14 @@ def run(cfg: CompareConfig, progress: Any = print) -> dict[str, Any]:
         "started_at": started,
         "config": {**asdict(cfg), "out": str(cfg.out)},
         "machine": machine(),
-        "load_average": {"before": [round(x, 2) for x in load_before], "after": [round(x, 2) for x in os.getloadavg()]},
+        "load_average": {"before": load_before, "after": _load()},
         "runs": runs,
         "median_over_pairs": summary,
         "ratio_webcam_to_graph": {
             "p50": _ratio(w["p50"], g["p50"]),
             "p99": _ratio(w["p99"], g["p99"]),
             "detector_inference_p50": _ratio(w["inference_p50"], g["inference_p50"]),
+            "overhead_p50": _ratio(w["overhead_p50"], g["overhead_p50"]),
         },
     }
     report["webcam_p50_not_worse"] = bool(w["p50"] is not None and g["p50"] is not None and w["p50"] <= g["p50"])
@@ -227,6 +242,7 @@ def _median_of_runs(runs: list[dict[str, Any]]) -> dict[str, float | None]:
         "p50": med([r["capture_to_mqtt_ms"]["p50"] for r in runs]),
         "p99": med([r["capture_to_mqtt_ms"]["p99"] for r in runs]),
         "inference_p50": med([r["detector_inference_ms_p50"] for r in runs]),
+        "overhead_p50": med([r["capture_to_mqtt_minus_inference_ms"]["p50"] for r in runs]),
         "results_per_s": med([r["results_per_s"] for r in runs]),
     }
 
@@ -239,11 +255,12 @@ def print_report(report: dict[str, Any], out: Any = print) -> None:
     m, r = report["median_over_pairs"], report["ratio_webcam_to_graph"]
     cfg = report["config"]
     out(f"\ncapture -> MQTT receive, {cfg['results']} results per run, median of {cfg['pairs']} pair(s)")
-    out(f"{'':<28} {'p50 ms':>9} {'p99 ms':>9} {'results/s':>10} {'inference p50':>14}")
+    out(f"{'':<28} {'p50 ms':>9} {'p99 ms':>9} {'results/s':>10} {'inference p50':>14} {'p50 - inference':>16}")
     for kind, label in (("graph", "ros-detect launch webcam"), ("webcam", "ros-detect webcam (no ROS)")):
         row = m[kind]
-        cells = (row["p50"], row["p99"], row["results_per_s"], row["inference_p50"])
-        out(f"{label:<28} {cells[0]!s:>9} {cells[1]!s:>9} {cells[2]!s:>10} {cells[3]!s:>14}")
-    out(f"{'ratio webcam / graph':<28} {r['p50']!s:>9} {r['p99']!s:>9} {'':>10} {r['detector_inference_p50']!s:>14}")
+        cells = (row["p50"], row["p99"], row["results_per_s"], row["inference_p50"], row["overhead_p50"])
+        out(f"{label:<28} {cells[0]!s:>9} {cells[1]!s:>9} {cells[2]!s:>10} {cells[3]!s:>14} {cells[4]!s:>16}")
+    ratios = (r["p50"], r["p99"], "", r["detector_inference_p50"], r["overhead_p50"])
+    out(f"{'ratio webcam / graph':<28} {ratios[0]!s:>9} {ratios[1]!s:>9} {'':>10} {ratios[3]!s:>14} {ratios[4]!s:>16}")
     load = report["load_average"]
     out(f"load average before {load['before']}, after {load['after']}; JSON: {report['config']['out']}")
