@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from ros_detect.errors import RosDetectError
+from ros_detect.errors import RosDetectError, print_problem
 
 # Python packages that only a ROS 2 install or the `ros` extra provides.
 ROS_MODULES = ("rclpy", "rcl_interfaces", "std_msgs", "sensor_msgs", "visualization_msgs", "builtin_interfaces")
@@ -59,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except RosDetectError as exc:
-        print(f"error: {exc.problem}", file=sys.stderr)
-        if exc.fix:
-            print(f"  fix: {exc.fix}", file=sys.stderr)
+        print_problem(exc.problem, exc.fix)
         return 2
     except KeyboardInterrupt:
         print("interrupted (anything already written is on disk)", file=sys.stderr)

@@ -21,7 +21,7 @@ from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 
 from ros_detect import schema
-from ros_detect.errors import ConfigError, RosDetectError
+from ros_detect.errors import ConfigError, RosDetectError, print_problem
 from ros_detect.graph.stats import StatsWindow
 
 log = logging.getLogger(__name__)
@@ -210,13 +210,13 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ParameterException as exc:  # a parameter set after start-up: problem + fix, never a traceback
-        print(f"error: parameter problem: {str(exc).splitlines()[0]}", file=sys.stderr)
-        print("  fix: give the parameter the type and range of its default (ros2 param describe)", file=sys.stderr)
+        print_problem(
+            f"parameter problem: {str(exc).splitlines()[0]}",
+            "give the parameter the type and range of its default (ros2 param describe)",
+        )
         code = 2
     except RosDetectError as exc:
-        print(f"error: {exc.problem}", file=sys.stderr)
-        if exc.fix:
-            print(f"  fix: {exc.fix}", file=sys.stderr)
+        print_problem(exc.problem, exc.fix)
         code = 2
     exit_now(code)
     return code  # not reached
