@@ -67,17 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         ros, extra = _missing_ros_module(exc), EXTRA_OF.get((exc.name or "").split(".")[0])
         if ros is not None:
-            print(f"error: `ros-detect {args.command}` needs ROS 2 ({ros}), not installed here", file=sys.stderr)
-            print(
-                "  fix: pip install 'ros_detect[ros]' (ROS 2 wheels, Linux x86_64) or source a ROS 2 install; "
+            print_problem(
+                f"`ros-detect {args.command}` needs ROS 2 ({ros}), not installed here",
+                "pip install 'ros_detect[ros]' (ROS 2 wheels, Linux x86_64) or source a ROS 2 install; "
                 "without ROS: ros-detect webcam SOURCE",
-                file=sys.stderr,
             )
             return 2
         if extra is not None:
             hint = " (or a scheme without it: --precision fp32)" if extra == "quant" else ""
-            print(f"error: `ros-detect {args.command}` needs {exc.name}, not installed here", file=sys.stderr)
-            print(f"  fix: pip install 'ros_detect[{extra}]'{hint}", file=sys.stderr)
+            print_problem(f"`ros-detect {args.command}` needs {exc.name}, not installed here",
+                          f"pip install 'ros_detect[{extra}]'{hint}")  # fmt: skip
             return 2
         raise
 

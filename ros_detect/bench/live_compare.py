@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -24,10 +23,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ros_detect import schema
 from ros_detect.errors import ConfigError
+from ros_detect.graph.isolation import isolated_ros_env
+from ros_detect.percentiles import percentiles
 
 CLI = [sys.executable, "-m", "ros_detect.cli"]
 KINDS = ("graph", "webcam")
@@ -91,21 +90,13 @@ def command(kind: str, url: str, port: int, detector_args: tuple[str, ...]) -> l
     return [*CLI, "webcam", url, "--status-every", "0", *common, *detector_args]
 
 
-def _env() -> dict[str, str]:
-    """A private ROS domain on this machine only: other graphs running here must not join the measurement."""
-    env = os.environ.copy()
-    env.setdefault("ROS_DOMAIN_ID", str(random.SystemRandom().randint(1, 100)))
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    return env
-
-
 def _load() -> list[float] | None:
     """1/5/15-minute load average (None where the OS has none, e.g. Windows)."""
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 2) if values else None
+def _p50(values: list[float]) -> float | None:
+    return percentiles(values, (50,), digits=2, mean=False)["p50"]
 
 
 def measure(kind: str, url: str, port: int, cfg: CompareConfig, log_dir: Path) -> dict[str, Any]:
@@ -115,9 +106,8 @@ def measure(kind: str, url: str, port: int, cfg: CompareConfig, log_dir: Path) -
     wanted = cfg.warmup + cfg.results
     t0, t0_wall_ns = time.monotonic(), time.time_ns()
     with open(log_path, "w") as log_file:
-        proc = subprocess.Popen(
-            command(kind, url, port, cfg.detector_args), stdout=log_file, stderr=subprocess.STDOUT, env=_env()
-        )
+        cmd = command(kind, url, port, cfg.detector_args)
+        proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=isolated_ros_env())
         try:
             while len(rx.docs("main_person")) < wanted and proc.poll() is None:
                 if time.monotonic() - t0 > cfg.timeout_s:
@@ -154,10 +144,10 @@ def measure(kind: str, url: str, port: int, cfg: CompareConfig, log_dir: Path) -
         "kind": kind,
         "command": " ".join(command(kind, url, port, cfg.detector_args)[2:]),
         "results": len(measured),
-        "capture_to_mqtt_ms": {"p50": _pct(latency, 50), "p99": _pct(latency, 99), "max": round(max(latency), 2)},
-        "detector_inference_ms_p50": _pct(inference, 50),
-        "capture_to_mqtt_minus_inference_ms": {"p50": _pct(overhead, 50), "p99": _pct(overhead, 99)},
-        "capture_to_detector_start_ms_p50": _pct(wait, 50),
+        "capture_to_mqtt_ms": percentiles(latency, (50, 99), digits=2, mean=False, high=True),
+        "detector_inference_ms_p50": _p50(inference),
+        "capture_to_mqtt_minus_inference_ms": percentiles(overhead, (50, 99), digits=2, mean=False),
+        "capture_to_detector_start_ms_p50": _p50(wait),
         "results_per_s": round((len(measured) - 1) / span_s, 3) if span_s > 0 else None,
         "exit_code": proc.returncode,
         "weights": measured[0][0].get("weights") or (dets[0].get("weights") if dets else None),
@@ -235,8 +225,7 @@ def run(cfg: CompareConfig, progress: Any = print) -> dict[str, Any]:
 
 def _median_of_runs(runs: list[dict[str, Any]]) -> dict[str, float | None]:
     def med(values: list[float | None]) -> float | None:
-        values = [v for v in values if v is not None]
-        return round(float(np.median(values)), 2) if values else None
+        return _p50([v for v in values if v is not None])
 
     return {
         "p50": med([r["capture_to_mqtt_ms"]["p50"] for r in runs]),

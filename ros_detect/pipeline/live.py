@@ -36,7 +36,7 @@ from ros_detect.foxglove.buffer import DropBuffer
 from ros_detect.graph.stats import StatsWindow
 from ros_detect.media.camera import ReconnectingCamera
 from ros_detect.media.sources import Frame, is_stream_url, parse_camera
-from ros_detect.media.writers import percentiles
+from ros_detect.percentiles import percentiles
 from ros_detect.pipeline.live_config import SECRET_WORDS, LivePlan
 from ros_detect.pipeline.stages import detect_frame, select_main_person
 from ros_detect.selection.main_person import MainPersonSelector
