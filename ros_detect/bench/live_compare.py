@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -196,8 +197,7 @@ def run(cfg: CompareConfig, progress: Any = print) -> dict[str, Any]:
     if cfg.results < 2 or cfg.warmup < 0 or cfg.pairs < 1:
         raise ConfigError("--results must be >= 2, --warmup >= 0, --pairs >= 1", "e.g. --results 40 --pairs 1")
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
-    log_dir = cfg.out.with_suffix("")
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-compare-"))  # each run's output, named in a failure
     load_before = _load()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     runs: list[dict[str, Any]] = []
