@@ -257,9 +257,10 @@ def _trained(args: argparse.Namespace) -> bool:
     from ros_detect.detection.models import weights_enum_class
     from ros_detect.detection.weights import resolve_weights
     from ros_detect.graph.params import load_param_file, params_for
-    from ros_detect.graph.plan import default_config
+    from ros_detect.graph.plan import deployed_defaults, shipped_config_files
 
-    deployed = params_for([load_param_file(default_config("webcam"))], "detector")
+    files = [load_param_file(f) for f in shipped_config_files("webcam")]
+    deployed = deployed_defaults("detector") | params_for(files, "detector")
     weights = args.weights or deployed.get("weights", "auto")
     model = args.model or deployed.get("model")
     return resolve_weights(weights, weights_enum_class(model)).trained

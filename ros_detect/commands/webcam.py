@@ -22,7 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "annotated.mp4 and summary.json here")  # fmt: skip
     parser.add_argument("--no-video", action="store_true", help="with -o: skip annotated.mp4")
     parser.add_argument(
-        "--config", action="append", type=Path, help="parameter file(s), later wins (default config/webcam.yaml)"
+        "--config",
+        action="append",
+        type=Path,
+        help="your parameter file(s), loaded after config/common.yaml and config/webcam.yaml (later wins)",
     )
     parser.add_argument(
         "-p", "--param", action="append", default=[], metavar="NODE.NAME=VALUE",

@@ -17,6 +17,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from ros_detect.graph.flow import frame_info_doc
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.media.camera import CameraConfig, ReconnectingCamera
 from ros_detect.media.sources import ASPECT_MODES
 from ros_detect.nodes.common import (
@@ -46,6 +47,7 @@ PARAMS = {
     "image_depth": (1, "publisher history depth (1 = latest wins)"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 
 
 class CameraSourceNode(Node):

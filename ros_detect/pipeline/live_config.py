@@ -1,10 +1,10 @@
 """Settings of the ROS-free live pipeline, read exactly as the webcam graph reads them.
 
-The same parameter files (config/webcam.yaml, or `--config` files, later ones win) and the same
-`-p node.param=value` overrides as `ros-detect launch webcam`; each node's section configures the stage that
-replaces it: camera_source, detector, main_person, mqtt_bridge, foxglove_bridge. ROS parameters are typed, so
-values are checked against the type of their default here too, with problem + fix. Graph-only parameters
-(topics, QoS depths) are accepted and ignored, so one file serves both ways of running.
+The same parameter files (config/common.yaml and config/webcam.yaml, then `--config` files, later ones win)
+and the same `-p node.param=value` overrides as `ros-detect launch webcam`; each node's section configures
+the stage that replaces it: camera_source, detector, main_person, mqtt_bridge, foxglove_bridge. ROS
+parameters are typed, so values are checked against the type of their default here too, with problem + fix.
+Graph-only parameters (topics, QoS depths) are accepted and ignored, so one file serves both ways of running.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ros_detect.detection.detector import DetectorConfig
 from ros_detect.detection.models import REFERENCE_MODEL, ModelSpec
 from ros_detect.errors import ConfigError
 from ros_detect.graph.params import load_param_file
-from ros_detect.graph.plan import MODES, check_override_nodes, default_config, node_params
+from ros_detect.graph.plan import MODES, check_override_nodes, node_params, shipped_config_files
 from ros_detect.media.camera import CameraConfig
 from ros_detect.mqtt.config import MqttConfig, from_mapping
 from ros_detect.selection.main_person import MainPersonConfig
@@ -163,7 +163,7 @@ def plan_live(
     outputs: dict[str, bool | None] | None = None,
 ) -> LivePlan:
     """Resolve the live pipeline's settings; outputs {"mqtt": on/off/None = the mode's default, "foxglove": ...}."""
-    files = [Path(f) for f in (config_files or [default_config(MODE)])]
+    files = shipped_config_files(MODE) + [Path(f) for f in config_files or []]
     loaded = [load_param_file(f) for f in files]
     overrides = overrides or {}
     check_override_nodes(overrides)
