@@ -31,8 +31,8 @@ from typing import Any, TextIO
 
 from ros_detect import schema
 from ros_detect.detection.detector import Detector, freeze_heap
+from ros_detect.dropqueue import DropQueue
 from ros_detect.errors import RosDetectError
-from ros_detect.foxglove.buffer import DropBuffer
 from ros_detect.graph.stats import StatsWindow
 from ros_detect.media.camera import ReconnectingCamera
 from ros_detect.media.sources import Frame, is_stream_url, parse_camera
@@ -68,7 +68,7 @@ class LivePipeline:
         self.out = out or sys.stderr  # status line and start-up banner
         self.source_id = plan.source_id
         self.camera = ReconnectingCamera(plan.camera, log)
-        self.slot: DropBuffer[Frame] = DropBuffer(1)  # latest frame wins; replaced frames are counted
+        self.slot: DropQueue[Frame] = DropQueue(1)  # latest frame wins; replaced frames are counted
         self.stop_event = threading.Event()
         self.windows = {name: StatsWindow(f"/{name}") for name in NODES}
         self.status_window = StatsWindow("/webcam", window_s=STATUS_WINDOW_S)
