@@ -2,45 +2,39 @@
 
 from __future__ import annotations
 
-import os
-import random
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from helpers.mjpeg import free_port
+from helpers.ros import ros_env
+from helpers.wait import wait_until
+
+__all__ = ["BIN", "REPO", "BridgeGraph", "free_port", "ros_env", "wait_port"]
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 FAKE = Path(__file__).with_name("fake_pipeline.py")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def ros_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["ROS_DOMAIN_ID"] = str(random.randint(1, 100))  # no cross-talk with parallel test runs
-    env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Wait until something accepts connections on 127.0.0.1:`port`, failing early if `proc` exits."""
+
+    def listening_or_exited() -> bool:
         if proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+            return True
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+                return True
         except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+            return False
+
+    if not wait_until(listening_or_exited, timeout, interval_s=0.1):
+        raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+    if proc.poll() is not None:
+        raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
 
 
 @dataclass
