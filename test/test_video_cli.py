@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from helpers.wait import count_lines, wait_until
 
 from ros_detect import schema
 
@@ -124,7 +125,6 @@ def test_truncated_video_keeps_processed_frames(tmp_path):
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_signal_stops_cleanly_and_keeps_results(tmp_path, sig):
     import signal
-    import time
 
     from ros_detect.media.synthetic import generate_clip
 
@@ -134,9 +134,7 @@ def test_signal_stops_cleanly_and_keeps_results(tmp_path, sig):
         [*CLI, "video", str(clip), "-o", str(out), *FAST], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     lines_file = out / "main_person.jsonl"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (not lines_file.exists() or len(lines_file.read_text().splitlines()) < 2):
-        time.sleep(0.2)
+    assert wait_until(lambda: proc.poll() is not None or count_lines(lines_file) >= 2, 300), "no results yet"
     proc.send_signal(getattr(signal, sig))
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -165,8 +163,6 @@ def test_stream_that_never_answers_fails_fast(tmp_path):
 
 
 def test_stream_stopping_mid_run_keeps_frames_and_fails(tmp_path):
-    import time
-
     from helpers.mjpeg import MjpegServer
 
     out = tmp_path / "o"
@@ -179,9 +175,7 @@ def test_stream_stopping_mid_run_keeps_frames_and_fails(tmp_path):
         )
         # Every frame of a live stream is processed in this job, so cut the camera after a few frames:
         # frames already in the socket buffer are still processed, then the job must end.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and cam.frames_sent < 8 and proc.poll() is None:
-            time.sleep(0.05)
+        wait_until(lambda: cam.frames_sent >= 8 or proc.poll() is not None, 300)
     try:
         _, stderr = proc.communicate(timeout=300)
     finally:
