@@ -226,7 +226,7 @@ def test_detections_rate_limit_reaches_the_broker(mosquitto: Mosquitto, closing:
         pub.submit("detections", json.dumps({"n": 1}))
         pub.submit("main_person", doc(0))
         submitted += 1
-        time.sleep(0.02)
+        time.sleep(0.02)  # pacing the producer at ~50 Hz; the loop ends on its conditions above
     elapsed = time.monotonic() - t0
     assert wait_until(lambda: pub.snapshot()["buffered"] == 0 and pub.snapshot()["inflight"] == 0, 30)
     assert wait_until(lambda: len(rec.payloads("/main_person")) >= submitted, 30)
