@@ -8,7 +8,7 @@ import logging
 import signal
 import sys
 
-from ros_detect.errors import RosDetectError
+from ros_detect.errors import RosDetectError, print_problem
 
 # name -> (module, one-line help). Modules are imported only when their subcommand runs.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -49,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(importlib.import_module(args._module).run(args) or 0)
     except RosDetectError as exc:
-        print(f"error: {exc.problem}", file=sys.stderr)
-        if exc.fix:
-            print(f"  fix: {exc.fix}", file=sys.stderr)
+        print_problem(exc.problem, exc.fix)
         return 2
     except KeyboardInterrupt:
         print("interrupted (anything already written is on disk)", file=sys.stderr)

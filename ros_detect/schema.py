@@ -23,6 +23,8 @@ _SCHEMA_FILES = {
 }
 
 Box = list[float]
+PERSON_CLASS_ID = 1  # COCO category id of "person" in torchvision's 91-entry label list (Detection.class_id)
+NS_PER_S = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,43 @@ class Detection:
         return cls(tuple(data["box"]), float(data["score"]), int(data["class_id"]), data["label"])
 
 
+def split_ns(t_ns: int) -> tuple[int, int]:
+    """Nanoseconds since the epoch -> (sec, nanosec), as ROS and Foxglove time stamps hold them."""
+    sec, nanosec = divmod(int(t_ns), NS_PER_S)
+    return sec, nanosec
+
+
+def join_ns(sec: int, nanosec: int) -> int:
+    """(sec, nanosec) -> nanoseconds since the epoch."""
+    return int(sec) * NS_PER_S + int(nanosec)
+
+
 def stamp_from_ns(t_ns: int) -> dict[str, int]:
-    return {"sec": int(t_ns // 1_000_000_000), "nanosec": int(t_ns % 1_000_000_000)}
+    sec, nanosec = split_ns(t_ns)
+    return {"sec": sec, "nanosec": nanosec}
 
 
 def stamp_to_ns(stamp: dict[str, int]) -> int:
-    return int(stamp["sec"]) * 1_000_000_000 + int(stamp["nanosec"])
+    return join_ns(stamp["sec"], stamp["nanosec"])
+
+
+def _envelope(
+    schema_id: str,
+    seq: int,
+    stamp: dict[str, int],
+    media_time_s: float | None,
+    frame_id: str,
+    image_size: list[int] | tuple[int, int],
+) -> dict[str, Any]:
+    """The fields every per-frame document starts with, in the order they are written."""
+    return {
+        "schema": schema_id,
+        "seq": int(seq),
+        "stamp": dict(stamp),
+        "media_time_s": media_time_s,
+        "frame_id": frame_id,
+        "image_size": [int(image_size[0]), int(image_size[1])],
+    }
 
 
 def detections_doc(
@@ -67,12 +100,7 @@ def detections_doc(
     media_time_s: float | None = None,
 ) -> dict[str, Any]:
     return {
-        "schema": DETECTIONS_SCHEMA,
-        "seq": int(seq),
-        "stamp": stamp_from_ns(stamp_ns),
-        "media_time_s": media_time_s,
-        "frame_id": frame_id,
-        "image_size": [int(image_size[0]), int(image_size[1])],
+        **_envelope(DETECTIONS_SCHEMA, seq, stamp_from_ns(stamp_ns), media_time_s, frame_id, image_size),
         "model": model,
         "precision": precision,
         "weights": weights,
@@ -95,12 +123,7 @@ def main_person_doc(
     media_time_s: float | None = None,
 ) -> dict[str, Any]:
     return {
-        "schema": MAIN_PERSON_SCHEMA,
-        "seq": int(seq),
-        "stamp": dict(stamp),
-        "media_time_s": media_time_s,
-        "frame_id": frame_id,
-        "image_size": [int(image_size[0]), int(image_size[1])],
+        **_envelope(MAIN_PERSON_SCHEMA, seq, stamp, media_time_s, frame_id, image_size),
         "present": box is not None,
         "box": None if box is None else [round(float(v), 2) for v in box],
         "score": None if score is None else round(float(score), 4),

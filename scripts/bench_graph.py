@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import resource
 import statistics
 import subprocess
@@ -21,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from ros_detect.graph.isolation import isolated_ros_env
 from ros_detect.media.synthetic import generate_clip
 
 
@@ -33,7 +33,7 @@ def main() -> int:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-graph-"))
     clip = generate_clip(tmp / "clip.mp4", frames=args.frames)
-    env = os.environ | {"ROS_DOMAIN_ID": str(random.randint(1, 100)), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+    env = isolated_ros_env()
     results: dict[str, list[dict]] = {"one": [], "multi": []}
     for i in range(args.repeat):
         for mode in ("one", "multi"):

@@ -5,8 +5,8 @@ Runs the real graph (`ros-detect launch video CLIP --loop`, one process, foxglov
 `main_person` messages on ROS from this process. Windows alternate between "no web client" and "a client
 subscribed to every channel that never reads" (plus one with a healthy client), so drift in a shared
 machine's load hits both sides alike. A last run without the bridge (`--no-foxglove`) is the baseline.
-Then a high-rate stress run: test/helpers/fake_pipeline.py at 30 fps with incompressible frames, where the
-figure is what a healthy web client still receives while another one is stuck.
+Then a high-rate stress run: the fake pipeline (ros_detect/nodes/fake_pipeline.py) at 30 fps with
+incompressible frames, where the figure is what a healthy web client still receives while another one is stuck.
 
 Random-init weights (no pretrained weights on the build machines) with a trained-like proposal count
 (detector.force_proposals): fps is the pipeline's throughput under a realistic load, detections are
@@ -20,20 +20,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "test"))
+import psutil
 
-import psutil  # noqa: E402
-from helpers.foxglove_client import FoxgloveTestClient  # noqa: E402
-from helpers.foxglove_graph import BridgeGraph, free_port, wait_port  # noqa: E402
+from ros_detect.bench.bridge_graph import BridgeGraph, free_port, wait_port
+from ros_detect.bench.foxglove_client import FoxgloveClient
+from ros_detect.graph.isolation import isolated_ros_env
+
+REPO = Path(__file__).resolve().parents[1]
 
 ALL = ["/image", "/annotations", "/detections", "/main_person", "/stats", "/bridge_stats"]
 
@@ -86,8 +85,7 @@ def launch(clip: Path, foxglove: bool, ws_port: int, http_port: int, duration: f
 
 
 def real_pipeline(clip: Path, window: float, rounds: int, out: Path) -> dict:
-    os.environ["ROS_DOMAIN_ID"] = str(random.randint(101, 200))
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    os.environ.update(isolated_ros_env())  # this process's counter node and the launched graph share it
     counter = Counter()
     windows: dict[str, list[float]] = {"no web client": [], "healthy client": [], "stalled client": []}
     ws_port, http_port = free_port(), free_port()
@@ -101,14 +99,14 @@ def real_pipeline(clip: Path, window: float, rounds: int, out: Path) -> dict:
             t0 = time.monotonic()
             time.sleep(window)
             windows["no web client"].append(counter.fps(t0, time.monotonic()))
-            stalled = FoxgloveTestClient.open(f"ws://127.0.0.1:{ws_port}", rcvbuf=4096, max_queue=1)
+            stalled = FoxgloveClient.open(f"ws://127.0.0.1:{ws_port}", rcvbuf=4096, max_queue=1)
             stalled.wait_for_channels(ALL)
             stalled.subscribe(ALL)
             t0 = time.monotonic()
             time.sleep(window)
             windows["stalled client"].append(counter.fps(t0, time.monotonic()))
             stalled.ws.socket.close()  # vanish without a close handshake, as a crashed tab would
-        healthy = FoxgloveTestClient.open(f"ws://127.0.0.1:{ws_port}")
+        healthy = FoxgloveClient.open(f"ws://127.0.0.1:{ws_port}")
         healthy.wait_for_channels(ALL)
         healthy.subscribe(ALL)
         t0 = time.monotonic()
@@ -150,14 +148,14 @@ def stress(window: float, out: Path) -> dict:
     params = {"jpeg_quality": 95}
     with BridgeGraph(rate=rate, duration=3 * window + 30, noise=True, bridge_params=params, log_dir=out) as g:
         bridge = psutil.Process(g.procs[0].pid)
-        healthy = FoxgloveTestClient.open(g.ws_url)
+        healthy = FoxgloveClient.open(g.ws_url)
         healthy.wait_for_channels(ALL)
         healthy.subscribe(["/image", "/main_person"])
         healthy.wait_for_data("/main_person")
         cpu0 = sum(bridge.cpu_times()[:2])
         alone = healthy.collect(window)
         cpu1 = sum(bridge.cpu_times()[:2])
-        stalled = FoxgloveTestClient.open(g.ws_url, rcvbuf=4096, max_queue=1)
+        stalled = FoxgloveClient.open(g.ws_url, rcvbuf=4096, max_queue=1)
         stalled.wait_for_channels(ALL)
         stalled.subscribe(ALL)
         cpu2 = sum(bridge.cpu_times()[:2])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Take docs/web_view.png: the zero-install page in headless Chromium, served by the real foxglove_bridge node.
 
-The feed is the synthetic street clip with its ground-truth person boxes (test/helpers/fake_pipeline.py
+The feed is the synthetic street clip with its ground-truth person boxes (ros_detect/nodes/fake_pipeline.py
 --synthetic), because pretrained weights cannot be downloaded on the build machines: the picture shows
 what the view looks like, not a detector result. Needs `bash scripts/setup.sh --test` (chromium, npm ci).
 
@@ -16,10 +16,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "test"))
+from ros_detect.bench.bridge_graph import BridgeGraph
 
-from helpers.foxglove_graph import BridgeGraph  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:

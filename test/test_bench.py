@@ -65,6 +65,7 @@ def _out(boxes, scores, labels) -> FrameOutput:
     return FrameOutput(np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32), np.array(labels))
 
 
+@pytest.mark.unit
 def test_sqnr_values():
     ref = np.ones(100)
     assert sqnr_db(ref, ref) == math.inf
@@ -74,6 +75,7 @@ def test_sqnr_values():
     assert feature_sqnr(feats, [{"a": np.ones((3, 2)), "b": np.ones(3)}]) == {}, "different shapes: not comparable"
 
 
+@pytest.mark.unit
 def test_main_person_agreement_counts_matches_and_iou():
     frames = [_out([[100, 20, 200, 230]], [0.9], [1]), _out([[100, 20, 200, 230]], [0.9], [1])]
     shifted = [_out([[100, 20, 200, 230]], [0.9], [1]), _out([[150, 20, 250, 230]], [0.9], [1])]
@@ -86,12 +88,14 @@ def test_main_person_agreement_counts_matches_and_iou():
     assert empty["match_fraction"] == 0.5 and empty["per_frame_iou"] == [None, 0.0]
 
 
+@pytest.mark.unit
 def test_proxy_class_is_person_with_real_weights_else_reference_majority():
     outs = [_out([[0, 0, 5, 5]] * 3, [0.3] * 3, [7, 7, 3])]
     assert proxy_person_class(outs, trained=True) == 1
     assert proxy_person_class(outs, trained=False) == 7
 
 
+@pytest.mark.unit
 def test_detection_map_vs_reference():
     ref = [_out([[10, 10, 100, 200], [200, 30, 300, 220]], [0.9, 0.8], [1, 3])]
     assert detection_map_vs_reference(ref, ref, 0.5)["map"] == pytest.approx(1.0)
@@ -110,6 +114,7 @@ class _StubDetector:
         return [Detection(tuple(b), 0.9, 1, "person") for b in self.boxes], {}
 
 
+@pytest.mark.unit
 def test_coco_map_maps_letterboxed_boxes_back(tmp_path):
     # 640x480 image -> scale 0.5, letterboxed with 53 px side bars (427 - 320) // 2.
     cv2.imwrite(str(tmp_path / "a.jpg"), np.zeros((480, 640, 3), np.uint8))

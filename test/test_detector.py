@@ -36,13 +36,14 @@ def test_detections_doc_is_schema_valid_and_labelled_untrained(random_detector):
 
 
 def test_model_runs_at_native_resolution(random_detector):
-    transform = random_detector.backend.model.transform
+    transform = random_detector.backend.eager_model.transform
     assert (transform.min_size, transform.max_size) == ((240,), 427)
     image = torch.rand(3, 240, 427)
     resized, _ = transform([image])
     assert tuple(resized.image_sizes[0]) == (240, 427), "the model must not upscale 240 -> 800"
 
 
+@pytest.mark.unit
 def test_random_init_is_reproducible():
     a, _ = build_float_model(ModelSpec(weights="none", seed=3))
     b, _ = build_float_model(ModelSpec(weights="none", seed=3))
@@ -65,6 +66,7 @@ def test_checkpoint_round_trip_and_wrong_architecture(tmp_path):
         build_float_model(ModelSpec(weights=str(wrong)))
 
 
+@pytest.mark.unit
 def test_bad_weights_files(tmp_path):
     with pytest.raises(WeightsError, match="does not exist"):
         build_float_model(ModelSpec(weights=str(tmp_path / "missing.pth")))
@@ -74,6 +76,7 @@ def test_bad_weights_files(tmp_path):
         build_float_model(ModelSpec(weights=str(garbage)))
 
 
+@pytest.mark.unit
 def test_default_weights_offline_fail_fast_with_fix(monkeypatch, tmp_path):
     from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
 
@@ -100,6 +103,7 @@ def test_url_reachable_is_fast_when_unreachable():
     assert time.monotonic() - t0 < 2.0
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -114,11 +118,19 @@ def test_bad_model_options(kwargs, match):
         build_float_model(ModelSpec(weights="none", **kwargs))
 
 
-def test_unknown_precision_and_device():
+@pytest.mark.unit
+def test_unknown_precision_and_device(monkeypatch):
     from ros_detect.detection.detector import Detector, DetectorConfig, select_device
 
     with pytest.raises(ConfigError, match="unknown precision"):
         Detector(DetectorConfig(model=ModelSpec(weights="none"), precision="int3"))
     with pytest.raises(ConfigError, match="unknown device"):
         select_device("tpu")
-    assert select_device("auto") in ("cpu", "cuda")
+    # auto follows CUDA's availability; an explicit cuda without CUDA is refused with the fix
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert select_device("auto") == "cpu" and select_device("") == "cpu" and select_device("CPU") == "cpu"
+    with pytest.raises(ConfigError, match="CUDA is not available") as exc:
+        select_device("cuda:1")
+    assert "device=auto or cpu" in exc.value.fix
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert select_device("auto") == "cuda" and select_device("cuda:1") == "cuda:1"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ros_detect.schema import Detection
 from ros_detect.selection.main_person import MainPersonConfig, MainPersonSelector
 from ros_detect.selection.tracking import box_iou
+
+pytestmark = pytest.mark.unit
 
 SIZE = (427, 240)
 

@@ -16,27 +16,12 @@ from helpers.mqtt_feed import seqs
 from helpers.wait import wait_until
 
 from ros_detect import schema
+from ros_detect.bench.fake_feed import main_person_payload as doc
 from ros_detect.errors import ConfigError
 from ros_detect.mqtt.client import WINDOW, MqttPublisher
 from ros_detect.mqtt.config import MqttConfig
 
 LOG = "ros_detect.mqtt"
-
-
-def doc(seq: int) -> str:
-    return schema.dumps(
-        schema.main_person_doc(
-            seq=seq,
-            stamp=schema.stamp_from_ns(time.time_ns()),
-            frame_id="t",
-            image_size=(427, 240),
-            box=None,
-            score=None,
-            track_id=None,
-            held=False,
-            latency_ms=None,
-        )
-    )
 
 
 def publisher(port: int, **kw) -> MqttPublisher:

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 
 from ros_detect.bench.metrics import INT8_FEATURE_SQNR_MIN_DB, box_iou, feature_sqnr
-from ros_detect.bench.worker import backend_features
 from ros_detect.detection.backends.calibration import (
     calibration_frames,
     frames_from_video,
     frames_identity,
     synthetic_frames,
 )
-from ros_detect.detection.backends.torch_quant import cpu_has_bf16
-from ros_detect.detection.detector import Detector, DetectorConfig, bgr_to_tensor
+from ros_detect.detection.backends.eager import cpu_has_bf16
+from ros_detect.detection.backends.registry import SCHEMES, Backend, backend_features
+from ros_detect.detection.detector import Detector, DetectorConfig, sane_rows
 from ros_detect.detection.models import ModelSpec
 from ros_detect.errors import ConfigError
 from ros_detect.media.synthetic import generate_clip
@@ -37,6 +37,7 @@ SQNR_MIN_DB = {
     "openvino-fp32": 60.0,
 }
 CACHED = ["int8-dynamic", "int8-static", "onnx-fp32", "onnx-int8", "openvino-fp32", "openvino-int8"]
+EXPORTED = ["onnx-fp32", "onnx-int8", "openvino-fp32", "openvino-int8"]  # run the exported graph, numpy input
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def calib():
 
 def _run(detector: Detector, frames: list[np.ndarray]) -> tuple[list[list[Detection]], list[dict]]:
     dets = [detector.detect(f)[0] for f in frames]
-    feats = [backend_features(detector.backend, bgr_to_tensor(f)) for f in frames]
+    feats = [backend_features(detector.backend, f) for f in frames]
     return dets, feats
 
 
@@ -81,7 +82,11 @@ def _arrays(dets: list[Detection]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_scheme_builds_runs_matches_fp32_and_reloads(scheme, env, frames, calib, reference):
     config = DetectorConfig(model=SPEC, precision=scheme, device="cpu", warmup=False)
     detector = Detector(config, calibration_frames=calib)
-    assert detector.backend.cache_hit is False
+    backend = detector.backend
+    assert isinstance(backend, Backend) and backend.cache_entry is not None and backend.cache_entry.hit is False
+    assert backend.input_kind == ("array" if scheme in EXPORTED else "tensor")
+    assert (backend.eager_model is None) == (scheme in EXPORTED), "eager schemes expose their module for profiling"
+    assert backend.size_bytes() > 1_000_000
     dets, feats = _run(detector, frames)
 
     # Same output schema as every other scheme.
@@ -113,16 +118,30 @@ def test_scheme_builds_runs_matches_fp32_and_reloads(scheme, env, frames, calib,
 
     # A second start loads the cached model and gives identical outputs.
     reloaded = Detector(config, calibration_frames=calib)
-    assert reloaded.backend.cache_hit is True
+    assert reloaded.backend.cache_entry.hit is True and reloaded.backend.cache_entry.path == backend.cache_entry.path
     again, _ = _run(reloaded, frames)
     for a, b in zip(dets, again, strict=True):
         for x, y in zip(_arrays(a), _arrays(b), strict=True):
             np.testing.assert_array_equal(x, y)
 
 
-def test_other_calibration_set_is_a_different_cache_entry(env, frames):
-    other = synthetic_frames(2, start=900)
-    assert frames_identity(other) != frames_identity(synthetic_frames(2, start=500))
+def test_other_calibration_set_is_a_different_cache_entry(tmp_path, monkeypatch, frames):
+    """Two calibration sets give two cache entries side by side, and each loads back as it was built."""
+    monkeypatch.setenv("ROS_DETECT_CACHE", str(tmp_path))
+    small = ModelSpec(name="fasterrcnn_mobilenet_v3_large_320_fpn", weights="none", proposals=50, score_threshold=0.0)
+    config = DetectorConfig(model=small, precision="int8-static", device="cpu", warmup=False)
+    sets = {"a": synthetic_frames(2, start=500), "b": synthetic_frames(2, start=900)}
+    built = {name: Detector(config, calibration_frames=lambda f=f: f) for name, f in sets.items()}
+    entries = {name: d.backend.cache_entry for name, d in built.items()}
+    assert all(not e.hit for e in entries.values())
+    assert entries["a"].path != entries["b"].path and entries["a"].path.parent == entries["b"].path.parent
+    assert sorted(p.name for p in entries["a"].path.parent.iterdir()) == sorted(e.path.name for e in entries.values())
+    for name, f in sets.items():
+        assert entries[name].meta["calibration"] == frames_identity(f)
+        reloaded = Detector(config, calibration_frames=lambda f=f: f)
+        assert reloaded.backend.cache_entry.hit and reloaded.backend.cache_entry.path == entries[name].path
+        want, got = built[name].detect(frames[0])[0], reloaded.detect(frames[0])[0]
+        assert want and [(d.box, d.score) for d in got] == [(d.box, d.score) for d in want]
 
 
 def test_exported_graph_rejects_other_input_sizes(env, calib):
@@ -131,6 +150,7 @@ def test_exported_graph_rejects_other_input_sizes(env, calib):
         detector.detect(np.zeros((360, 640, 3), np.uint8))
 
 
+@pytest.mark.unit
 def test_exported_schemes_refuse_non_native_model_size(env):
     spec = ModelSpec(weights="none", proposals=100, min_size=320, max_size=569)
     with pytest.raises(ConfigError, match="fixed 427x240"):
@@ -148,11 +168,13 @@ def test_bf16_runs_or_refuses_clearly(env, frames):
         assert "openvino-int8" in exc.value.fix
 
 
+@pytest.mark.unit
 def test_fp16_is_cuda_only(env):
     with pytest.raises(ConfigError, match="CUDA"):
         Detector(DetectorConfig(model=SPEC, precision="fp16", device="cpu", warmup=False))
 
 
+@pytest.mark.unit
 def test_calibration_frames_come_from_video_or_fall_back(tmp_path):
     clip = generate_clip(tmp_path / "c.mp4", frames=12, size=(640, 360))
     frames = frames_from_video(clip, 3)
@@ -171,9 +193,18 @@ def test_openvino_empty_result_is_empty(env, frames):
         assert detector.detect(frames[0])[0] == []
 
 
-def test_rows_no_detector_produces_are_dropped():
-    from ros_detect.detection.detector import sane_rows
+@pytest.mark.unit
+def test_every_scheme_is_registered_with_a_builder_module():
+    import importlib
 
+    for scheme in SCHEMES.values():
+        module, function = scheme.builder.split(":")
+        assert callable(getattr(importlib.import_module(module), function)), scheme.name
+    assert {s.name for s in SCHEMES.values() if s.cached} == set(CACHED)
+
+
+@pytest.mark.unit
+def test_rows_no_detector_produces_are_dropped():
     boxes = np.array([[1, 2, 3, 4], [0, 0, 0, 0], [1, 1, 2, 2], [np.nan, 0, 1, 1]], np.float32)
     scores = np.array([0.9, 1.7e30, 0.8, 0.7], np.float32)
     labels = np.array([1, 0, 0, 3])

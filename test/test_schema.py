@@ -8,6 +8,8 @@ import pytest
 from ros_detect import schema
 from ros_detect.schema import Detection
 
+pytestmark = pytest.mark.unit
+
 
 def _det_doc():
     return schema.detections_doc(

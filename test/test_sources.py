@@ -8,6 +8,8 @@ import pytest
 from ros_detect.errors import ConfigError, InputError
 from ros_detect.media.sources import OUTPUT_SIZE, VideoSource, resize_to_output, source_id
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize("shape", [(720, 1280), (360, 640), (240, 427), (120, 200)])
 def test_resize_16_9_gives_output_size(shape):

@@ -14,9 +14,10 @@ from typing import Any
 
 import cv2
 
-from ros_detect.detection.models import PERSON_CLASS_ID
 from ros_detect.errors import InputError
-from ros_detect.media.sources import OUTPUT_SIZE, resize_to_output
+from ros_detect.frame import OUTPUT_SIZE
+from ros_detect.media.sources import resize_to_output
+from ros_detect.schema import PERSON_CLASS_ID
 
 
 def _letterbox_params(w: int, h: int) -> tuple[float, float, float]:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ros_detect.detection.models import PERSON_CLASS_ID
-from ros_detect.schema import Detection
+from ros_detect.percentiles import percentiles
+from ros_detect.schema import PERSON_CLASS_ID, Detection
 from ros_detect.selection.main_person import MainPersonConfig, MainPersonSelector
 from ros_detect.selection.tracking import box_iou
 
@@ -165,12 +165,6 @@ def detection_map_vs_reference(
 
 
 def percentile_summary(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p90": None, "mean": None, "min": None}
-    arr = np.asarray(values, float)
-    return {
-        "min": round(float(arr.min()), 2),  # least disturbed by other processes on a shared machine
-        "p50": round(float(np.percentile(arr, 50)), 2),
-        "p90": round(float(np.percentile(arr, 90)), 2),
-        "mean": round(float(arr.mean()), 2),
-    }
+    """The benchmark's latency summary: min (least disturbed by other processes on a shared machine), p50, p90,
+    mean, in ms to 0.01."""
+    return percentiles(values, (50, 90), digits=2, low=True)

@@ -1,19 +1,20 @@
-"""Pipeline performance measurements behind `ros-detect bench-pipeline` (issue: >= 15 fps, >= 30x seed).
+"""Pipeline performance measurements behind `ros-detect bench-pipeline` (targets: >= 15 fps, >= 30x seed).
 
 Every figure is measured in one run on the same frames: the detector alone, the seed setup, the ROS
-graph in video mode and in webcam mode (the graph runs as `ros-detect launch` subprocesses, so this
-module stays free of rclpy). On random-initialised weights the RPN is forced to keep the deployed
-proposal count (`force_proposals`), or latency would be understated ~2x.
+graph in video mode and in webcam mode. The graph runs are `ros-detect launch` processes that the
+command (ros_detect/commands/bench_pipeline.py) starts and passes in; this module measures the detector,
+turns the graph's output files into figures and checks them against the targets. On random-initialised
+weights the RPN is forced to keep the deployed proposal count (`force_proposals`), or latency would be
+understated ~2x.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,8 @@ from ros_detect.detection.detector import Detector, DetectorConfig, freeze_heap
 from ros_detect.detection.models import REFERENCE_MODEL, ModelSpec, weights_enum_class
 from ros_detect.detection.weights import resolve_weights
 from ros_detect.media.sources import VideoSource
-from ros_detect.media.writers import percentiles
-
-CLI = [sys.executable, "-m", "ros_detect.cli"]
+from ros_detect.percentiles import percentiles
+from ros_detect.schema import stamp_to_ns
 
 
 @dataclass(frozen=True)
@@ -84,39 +84,14 @@ def detector_alone(cfg: PerfConfig, precision: str, frames: list[np.ndarray], wa
     }
 
 
-def _launch(args: list[str], timeout_s: float) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, "launch", *args], capture_output=True, text=True, timeout=timeout_s)
-
-
-def _detector_params(cfg: PerfConfig, trained: bool) -> list[str]:
-    params = ["--precision", cfg.precision, "--proposals", str(cfg.proposals), "--weights", cfg.weights]
-    if cfg.threads:
-        params += ["--threads", str(cfg.threads)]
-    if not trained:
-        params += ["-p", "detector.force_proposals=true"]
-    return params
-
-
-def graph_video(cfg: PerfConfig, trained: bool, work: Path) -> dict[str, Any]:
-    """`ros-detect launch video` on the first `frames` frames; fps from the graph's own summary."""
-    out = work / "graph_video"
-    # One process per node: OpenVINO releases the GIL, and in one process the other nodes' Python work
-    # competes with it (measured 2.55 vs 1.64 fps, README "ROS 2 graph").
-    args = ["video", cfg.input, "-o", str(out), "--stop-frame", str(cfg.frames), "--no-foxglove", "--no-mqtt"]
-    args += ["--processes", "multi"]
-    proc = _launch([*args, "--no-video", *_detector_params(cfg, trained)], timeout_s=60 + cfg.frames * 30)
-    if proc.returncode != 0:
-        raise RuntimeError(f"graph video run failed ({proc.returncode}): {proc.stderr[-1500:]}")
-    summary = json.loads((out / "summary.json").read_text())
-    docs = [json.loads(line) for line in (out / "main_person.jsonl").read_text().splitlines()]
+def graph_video_figures(summary: dict[str, Any], docs: list[dict[str, Any]], frames_in: int) -> dict[str, Any]:
+    """Figures of a video-mode graph run from its summary.json and main_person documents."""
     # Steady-state rate between the first and the last result (capture + capture->main_person): model
     # loading and discovery are not counted, nor are the first K frames published together at start.
-    done = sorted(
-        d["stamp"]["sec"] * 1e9 + d["stamp"]["nanosec"] + d["latency_ms"]["capture_to_main_person"] * 1e6 for d in docs
-    )
+    done = sorted(stamp_to_ns(d["stamp"]) + d["latency_ms"]["capture_to_main_person"] * 1e6 for d in docs)
     steady = (len(done) - 1) / ((done[-1] - done[0]) / 1e9) if len(done) > 1 else None
     return {
-        "frames_in": cfg.frames,
+        "frames_in": frames_in,
         "main_person_messages": len(docs),
         "fps_summary": summary.get("fps"),
         "fps_steady": round(steady, 3) if steady else None,
@@ -124,29 +99,16 @@ def graph_video(cfg: PerfConfig, trained: bool, work: Path) -> dict[str, Any]:
     }
 
 
-def graph_webcam(cfg: PerfConfig, trained: bool, work: Path) -> dict[str, Any]:
-    """`ros-detect launch webcam` fed by an MJPEG camera at `webcam_fps`; capture -> main_person latency."""
-    from ros_detect.media.mjpeg_server import MjpegServer
-
-    out = work / "graph_webcam"
-    with MjpegServer(fps=cfg.webcam_fps, video=cfg.input) as camera:
-        args = ["webcam", "--source", camera.url, "-o", str(out), "--duration", str(cfg.webcam_seconds)]
-        args += ["--processes", "multi"]
-        proc = _launch(
-            [*args, "--no-video", "--no-foxglove", "--no-mqtt", *_detector_params(cfg, trained)],
-            timeout_s=cfg.webcam_seconds + 180,
-        )
-        sent = camera.frames_sent
-    if proc.returncode not in (0, 130):
-        raise RuntimeError(f"graph webcam run failed ({proc.returncode}): {proc.stderr[-1500:]}")
-    docs = [json.loads(line) for line in (out / "main_person.jsonl").read_text().splitlines()]
-    dets = [json.loads(line) for line in (out / "detections.jsonl").read_text().splitlines()]
+def graph_webcam_figures(
+    docs: list[dict[str, Any]], dets: list[dict[str, Any]], camera_fps: float, frames_sent: int
+) -> dict[str, Any]:
+    """Figures of a webcam-mode graph run from its main_person and detections documents."""
     steady = docs[len(docs) // 5 :] or docs  # skip the warm-up fifth
     latency = [d["latency_ms"]["capture_to_main_person"] for d in steady if d.get("latency_ms")]
     inference = [d["timing_ms"]["inference"] for d in dets[len(dets) // 5 :] or dets]
     return {
-        "camera_fps": cfg.webcam_fps,
-        "frames_sent_by_camera": sent,
+        "camera_fps": camera_fps,
+        "frames_sent_by_camera": frames_sent,
         "main_person_messages": len(docs),
         "capture_to_main_person_ms": percentiles(latency),
         "detector_inference_ms": percentiles(inference),
@@ -156,8 +118,7 @@ def graph_webcam(cfg: PerfConfig, trained: bool, work: Path) -> dict[str, Any]:
 def accuracy_guard(cfg: PerfConfig, frames: list[np.ndarray], trained: bool) -> dict[str, Any]:
     """Default scheme vs fp32 on the same frames: main-person IoU with real weights, else feature SQNR."""
     from ros_detect.bench.metrics import feature_sqnr, main_person_agreement
-    from ros_detect.bench.worker import backend_features
-    from ros_detect.detection.detector import bgr_to_tensor
+    from ros_detect.detection.backends.registry import backend_features
     from ros_detect.selection.main_person import MainPersonSelector
 
     spec = _spec(cfg, trained)
@@ -173,9 +134,8 @@ def accuracy_guard(cfg: PerfConfig, frames: list[np.ndarray], trained: bool) -> 
         return {"measured": "main-person IoU vs fp32 (pretrained weights)", **agreement}
     ref_feats, cand_feats = [], []
     for frame in frames:
-        image = bgr_to_tensor(frame)
-        ref_feats.append(backend_features(reference.backend, image))
-        cand_feats.append(backend_features(candidate.backend, image))
+        ref_feats.append(backend_features(reference.backend, frame))
+        cand_feats.append(backend_features(candidate.backend, frame))
     if any(f is None for f in cand_feats):
         return {"measured": "feature SQNR unavailable for this backend"}
     sqnr = feature_sqnr(ref_feats, cand_feats)
@@ -185,7 +145,12 @@ def accuracy_guard(cfg: PerfConfig, frames: list[np.ndarray], trained: bool) -> 
     }
 
 
-def run(cfg: PerfConfig, progress: Any = print) -> dict[str, Any]:
+# A graph run: (config, weights are trained, work directory) -> its figures (graph_*_figures above).
+GraphRun = Callable[[PerfConfig, bool, Path], dict[str, Any]]
+
+
+def run(cfg: PerfConfig, graph_video: GraphRun, graph_webcam: GraphRun, progress: Any = print) -> dict[str, Any]:
+    """Every figure on the same frames; the graph runs are given by the caller (they start `ros-detect launch`)."""
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     frames = load_frames(cfg.input, cfg.frames)
     cfg = dataclasses.replace(cfg, frames=len(frames))

@@ -34,12 +34,12 @@ from ros_detect.bench.report import print_table, write_csv, write_plot
 from ros_detect.detection.backends.calibration import frames_from_video, synthetic_frames
 from ros_detect.detection.backends.registry import SCHEMES
 from ros_detect.errors import ConfigError
+from ros_detect.frame import OUTPUT_SIZE
 from ros_detect.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
 REFERENCE, SEED = "fp32", "seed"
-UNCACHED = {"fp32", "seed", "bf16", "fp16"}  # built in memory at every start: no separate build step
 DEFAULT_SWEEP_SCHEMES = ["fp32", "int8-static", "openvino-int8"]
 NOT_ACCURACY = "random-init weights: agreement and SQNR measure numerical fidelity to fp32, NOT accuracy"
 
@@ -251,7 +251,7 @@ def run_bench(cfg: BenchConfig, progress: Any = print) -> dict[str, Any]:
             "calibration": str(work / "calibration.npy"),
             "device": "cpu",
         }
-        if v.scheme not in UNCACHED:
+        if SCHEMES[v.scheme].cached:  # in-memory schemes have no separate build step
             if cfg.rebuild:
                 for old in (cache_root / "models").glob(f"{v.scheme}-*"):
                     shutil.rmtree(old, ignore_errors=True)
@@ -338,7 +338,7 @@ def _summarise(report: dict[str, Any], work: Path, cfg: BenchConfig) -> None:
     person = proxy_person_class(ref[0], report["trained"]) if ref else 1
     min_score = 0.5 if report["trained"] else cfg.score_threshold
     report["main_person_class"] = person
-    ref_track = main_person_track(ref[0], (427, 240), person, min_score) if ref else None
+    ref_track = main_person_track(ref[0], OUTPUT_SIZE, person, min_score) if ref else None
     for v in ok:
         main = v["runs"][main_t]
         v["latency_ms"] = percentile_summary(main["latency_ms"])
@@ -367,7 +367,7 @@ def _summarise(report: dict[str, Any], work: Path, cfg: BenchConfig) -> None:
         v["coco"] = main.get("coco")
         if ref:
             outs, feats = outputs[v["name"]]
-            track = main_person_track(outs, (427, 240), person, min_score)
+            track = main_person_track(outs, OUTPUT_SIZE, person, min_score)
             v["agreement"] = main_person_agreement(ref_track, track)
             v["detection_map_vs_fp32"] = detection_map_vs_reference(ref[0], outs, min_score)
             v["sqnr_db"] = {k: round(x, 2) for k, x in feature_sqnr(ref[1], feats).items()}

@@ -30,6 +30,8 @@ COLUMNS = [
     ("x seed", 6, "speedup_vs_seed", 1),
     ("x fp32", 6, "speedup_vs_fp32", 2),
 ]
+# speed-up vs the seed setup and vs fp32 (bench/precision.py): by p50, by min latency, by CPU time at 1 thread
+SPEEDUP_KEYS = [f"speedup_vs_{base}{measure}" for measure in ("", "_min", "_cpu1") for base in ("seed", "fp32")]
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -75,12 +77,7 @@ def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
         "mp_iou_ge_0.9": agree.get("fraction_iou_ge_0.9"),
         "det_map_vs_fp32": (v.get("detection_map_vs_fp32") or {}).get("map"),
         "sqnr_db": (v.get("sqnr_db") or {}).get("all"),
-        "speedup_vs_seed": v.get("speedup_vs_seed"),
-        "speedup_vs_fp32": v.get("speedup_vs_fp32"),
-        "speedup_vs_seed_min": v.get("speedup_vs_seed_min"),
-        "speedup_vs_fp32_min": v.get("speedup_vs_fp32_min"),
-        "speedup_vs_seed_cpu1": v.get("speedup_vs_seed_cpu1"),
-        "speedup_vs_fp32_cpu1": v.get("speedup_vs_fp32_cpu1"),
+        **{key: v.get(key) for key in SPEEDUP_KEYS},
         "coco_map_person": (v.get("coco") or {}).get("map_person"),
         "coco_map_all": (v.get("coco") or {}).get("map_all"),
         "schema_valid": v.get("schema_valid"),

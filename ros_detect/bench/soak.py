@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ros_detect.percentiles import percentiles
+
 MB = 1024 * 1024
 
 
@@ -100,9 +102,7 @@ def latency_quarters(points: list[tuple[float, float]]) -> list[dict[str, Any]]:
                 "from_s": round(float(lo - t0), 1),
                 "to_s": round(float(hi - t0), 1),
                 "n": len(vals),
-                "p50_ms": round(float(np.percentile(vals, 50)), 1) if vals else None,
-                "p99_ms": round(float(np.percentile(vals, 99)), 1) if vals else None,
-                "max_ms": round(float(max(vals)), 1) if vals else None,
+                **{f"{k}_ms": v for k, v in percentiles(vals, (50, 99), digits=1, mean=False, high=True).items()},
             }
         )
     return out

@@ -6,23 +6,25 @@ alone. The job file names the frames (.npy), the scheme and where to write resul
 
 from __future__ import annotations
 
-import io
 import json
 import resource
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 T_START = time.perf_counter()
 
 import numpy as np  # noqa: E402
 
+if TYPE_CHECKING:
+    from ros_detect.detection.backends.registry import Backend
 
-def _stage_hooks(backend: Any) -> tuple[dict[str, float], list[Any]] | None:
+
+def _stage_hooks(backend: Backend) -> tuple[dict[str, float], list[Any]] | None:
     """Wall time of the eager model's sub-stages (transform, backbone+FPN, RPN, RoI heads)."""
-    model = getattr(backend, "model", None)
+    model = backend.eager_model
     if model is None or not hasattr(model, "roi_heads"):
         return None
     times: dict[str, float] = {}
@@ -41,42 +43,15 @@ def _stage_hooks(backend: Any) -> tuple[dict[str, float], list[Any]] | None:
     return times, handles
 
 
-def backend_features(backend: Any, image: Any) -> dict[str, np.ndarray] | None:
-    """Backbone+FPN outputs for one 3xHxW image, from whatever the backend runs."""
-    if hasattr(backend, "features"):
-        return backend.features(image)
-    model = getattr(backend, "model", None)
-    if model is None:
-        return None
-    import torch
-
-    with torch.inference_mode():
-        x = model.transform([image.to(backend.device)])[0].tensors
-        if backend.autocast_dtype is not None:
-            with torch.autocast(backend.device.type, dtype=backend.autocast_dtype):
-                feats = model.backbone(x)
-        else:
-            feats = model.backbone(x)
-    return {f"fpn_{k}": v.float().cpu().numpy()[0] for k, v in feats.items()}
-
-
-def model_size_bytes(backend: Any) -> int:
-    """Bytes on disk: the cached artifact, else the serialised state_dict of the eager model."""
-    if getattr(backend, "size_bytes", None) and not hasattr(backend, "model"):
-        return int(backend.size_bytes)
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(backend.model.state_dict(), buf)
-    return buf.getbuffer().nbytes
-
-
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from ros_detect.detection.detector import Detector, DetectorConfig, bgr_to_tensor
+    from ros_detect.detection.backends.registry import backend_features
+    from ros_detect.detection.detector import Detector, DetectorConfig
     from ros_detect.detection.models import ModelSpec
-    from ros_detect.schema import detections_doc, validate
+    from ros_detect.media.sources import Frame
+    from ros_detect.pipeline.stages import detections_document
+    from ros_detect.schema import validate
 
     import_s = time.perf_counter() - T_START
     frames = np.load(job["frames"])[: job["n_frames"]]
@@ -103,8 +78,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "load_s": round(detector.load_time_s, 3),
         "construct_s": round(time.perf_counter() - t0, 3),
         "warmup_s": round(detector.warmup_time_s, 3),
-        "cache_hit": getattr(backend, "cache_hit", None),
-        "build_s": getattr(backend, "build_s", None),
+        "cache_hit": None if backend.cache_entry is None else backend.cache_entry.hit,
+        "build_s": None if backend.cache_entry is None else backend.cache_entry.build_s,
         "threads": torch.get_num_threads(),
         "proposals": detector.spec.proposals,
         "model_input": [detector.spec.min_size, detector.spec.max_size],
@@ -130,26 +105,15 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     if hooks:
         for h in hooks[1]:
             h.remove()
-    h, w = frames[0].shape[:2]
-    doc = detections_doc(
-        seq=0,
-        stamp_ns=time.time_ns(),
-        frame_id="bench",
-        image_size=(w, h),
-        model=detector.model_name,
-        precision=detector.precision,
-        weights=detector.weights_label,
-        detections=outputs[0],
-        timing_ms=stages[0],
-    )
-    validate(doc)
+    first = Frame(seq=0, stamp_ns=time.time_ns(), image=frames[0], decode_ms=0.0)
+    validate(detections_document(detector, first, "bench", outputs[0], stages[0]))
     result.update(
         latency_ms=latency,
         cpu_ms=cpu,
         stages_ms=stages,
         substages_ms=substages,
         schema_valid=True,
-        size_bytes=model_size_bytes(backend),
+        size_bytes=backend.size_bytes(),
     )
     arrays: dict[str, np.ndarray] = {}
     for i, dets in enumerate(outputs):
@@ -157,7 +121,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         arrays[f"scores_{i}"] = np.array([d.score for d in dets], np.float32)
         arrays[f"labels_{i}"] = np.array([d.class_id for d in dets], np.int64)
     for i in range(min(job.get("feature_frames", 0), len(frames))):
-        feats = backend_features(backend, bgr_to_tensor(frames[i]))
+        feats = backend_features(backend, frames[i])
         for k, v in (feats or {}).items():
             arrays[f"feat_{i}_{k}"] = v.astype(np.float32)
     np.savez(job["outputs"], **arrays)

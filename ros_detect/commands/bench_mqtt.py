@@ -25,10 +25,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from ros_detect import schema
+from ros_detect.bench.fake_feed import main_person_payload
 from ros_detect.errors import ConfigError
+from ros_detect.percentiles import percentiles
 
 log = logging.getLogger(__name__)
 BROKERS = ("mosquitto", "mosquitto-nagle", "embedded")
@@ -100,22 +100,6 @@ class Receiver:
         self.client.loop_stop()
 
 
-def _doc(seq: int) -> str:
-    return schema.dumps(
-        schema.main_person_doc(
-            seq=seq,
-            stamp=schema.stamp_from_ns(time.time_ns()),
-            frame_id="bench",
-            image_size=(427, 240),
-            box=[10.0, 20.0, 110.0, 220.0],
-            score=0.9,
-            track_id=1,
-            held=False,
-            latency_ms={"capture_to_detection": 0.0, "capture_to_main_person": 0.0},
-        )
-    )
-
-
 def _paced(count: int, rate: float, send) -> None:
     t_next = time.monotonic()
     for seq in range(count):
@@ -150,7 +134,7 @@ def run_client(port: int, args: argparse.Namespace) -> None:
     deadline = time.monotonic() + 10
     while not pub.connected and time.monotonic() < deadline:
         time.sleep(0.01)
-    _paced(args.count, args.rate, lambda seq: pub.submit("main_person", _doc(seq)))
+    _paced(args.count, args.rate, lambda seq: pub.submit("main_person", main_person_payload(seq)))
     pub.flush(10.0)
     pub.close()
 
@@ -185,7 +169,7 @@ def run_bridge(port: int, args: argparse.Namespace) -> None:
         deadline = time.monotonic() + 10
         while (pub.get_subscription_count() < 1 or not bridge.mqtt.connected) and time.monotonic() < deadline:
             time.sleep(0.02)
-        _paced(args.count, args.rate, lambda seq: pub.publish(String(data=_doc(seq))))
+        _paced(args.count, args.rate, lambda seq: pub.publish(String(data=main_person_payload(seq))))
         bridge.mqtt.flush(10.0)
         executor.shutdown()
         bridge.close()
@@ -203,11 +187,10 @@ def measure(path: str, broker_kind: str, args: argparse.Namespace) -> Result:
         rx.close()
     finally:
         broker.stop()
-    values = np.array([v for seq, v in rx.latency_ms.items() if seq >= args.warmup], float)
-    pct = (lambda q: round(float(np.percentile(values, q)), 3)) if values.size else (lambda q: None)
+    values = [v for seq, v in rx.latency_ms.items() if seq >= args.warmup]
+    s = percentiles(values, (50, 99), mean=False, high=True)
     sent = max(0, args.count - args.warmup)
-    return Result(path, broker_kind, sent, int(values.size), pct(50), pct(99),
-                  round(float(values.max()), 3) if values.size else None)  # fmt: skip
+    return Result(path, broker_kind, sent, len(values), s["p50"], s["p99"], s["max"])
 
 
 def listen(args: argparse.Namespace) -> int:
@@ -223,13 +206,13 @@ def listen(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     rx.close()
-    values = np.array(list(rx.latency_ms.values()), float)
-    if not values.size:
+    if not rx.latency_ms:
         print("no main_person messages received")
         return 1
+    s = percentiles(rx.latency_ms.values(), (50, 99), mean=False, high=True)
     print(
-        f"capture -> MQTT receive over {values.size} frames: p50 {np.percentile(values, 50):.1f} ms, "
-        f"p99 {np.percentile(values, 99):.1f} ms, max {values.max():.1f} ms"
+        f"capture -> MQTT receive over {len(rx.latency_ms)} frames: p50 {s['p50']:.1f} ms, "
+        f"p99 {s['p99']:.1f} ms, max {s['max']:.1f} ms"
     )
     return 0
 

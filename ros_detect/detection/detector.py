@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from ros_detect.detection.backends.registry import BuildContext, get_scheme
+from ros_detect.detection.backends.registry import Backend, BuildContext, get_scheme
 from ros_detect.detection.models import ModelSpec, build_float_model, coco_categories
+from ros_detect.detection.preprocess import to_model_input
 from ros_detect.detection.weights import RANDOM_INIT_LABEL
 from ros_detect.errors import ConfigError
+from ros_detect.frame import OUTPUT_HEIGHT, OUTPUT_WIDTH
 from ros_detect.paths import cache_dir
 from ros_detect.schema import Detection
 
@@ -44,14 +46,6 @@ def select_device(option: str) -> str:
     return option
 
 
-def bgr_to_tensor(frame: np.ndarray) -> Any:
-    """HxWx3 uint8 BGR -> 3xHxW float RGB in [0, 1]; one copy for the channel flip, one for the cast."""
-    import torch
-
-    rgb = np.ascontiguousarray(frame[:, :, ::-1])
-    return torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255.0)
-
-
 def freeze_heap() -> None:
     """Exempt everything built so far (the model: ~350k objects) from Python's cyclic garbage collector.
 
@@ -60,17 +54,6 @@ def freeze_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-
-
-def bgr_to_array(frame: np.ndarray) -> np.ndarray:
-    """bgr_to_tensor's values as a numpy 3xHxW float32 array, in one OpenCV call and without torch.
-
-    For the exported runtimes: torch's OpenMP threads then never wake beside OpenVINO's/ONNX Runtime's own
-    (seen as preprocessing stalls of up to 1.7 s in the node graph on two cores).
-    """
-    import cv2
-
-    return cv2.dnn.blobFromImage(frame, scalefactor=1.0 / 255.0, swapRB=True)[0]
 
 
 class Detector:
@@ -102,12 +85,13 @@ class Detector:
             calibration_frames=calibration_frames,
             cache_key=self._cache_key(spec, resolved),
         )
-        self.backend = scheme.build(float_model, spec, ctx)
+        self.backend: Backend = scheme.build(float_model, spec, ctx)
         self.load_time_s = time.perf_counter() - t0
         self.warmup_time_s = 0.0
         if config.warmup:
             t1 = time.perf_counter()
-            self.detect(np.zeros((spec.min_size if spec.min_size <= 480 else 240, 427, 3), np.uint8))
+            height = spec.min_size if spec.min_size <= 480 else OUTPUT_HEIGHT  # the seed scheme still gets 427x240
+            self.detect(np.zeros((height, OUTPUT_WIDTH, 3), np.uint8))
             self.warmup_time_s = time.perf_counter() - t1
         if not resolved.trained:
             log.warning("Detector runs on %s: detections are meaningless.", RANDOM_INIT_LABEL)
@@ -135,7 +119,7 @@ class Detector:
     def detect(self, frame_bgr: np.ndarray) -> tuple[list[Detection], dict[str, float]]:
         """Detect in one BGR frame; boxes come back in the frame's pixel coordinates."""
         t0 = time.perf_counter()
-        image = bgr_to_array(frame_bgr) if getattr(self.backend, "numpy_input", False) else bgr_to_tensor(frame_bgr)
+        image = to_model_input(frame_bgr, self.backend.input_kind)
         t1 = time.perf_counter()
         boxes, scores, labels = self.backend.infer(image)
         t2 = time.perf_counter()

@@ -8,6 +8,7 @@ from typing import Any
 
 from ros_detect.detection.weights import ResolvedWeights, load_state_dict, resolve_weights
 from ros_detect.errors import ConfigError, WeightsError
+from ros_detect.frame import OUTPUT_HEIGHT, OUTPUT_WIDTH
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,6 @@ MODELS: dict[str, tuple[str, str]] = {
         "FasterRCNN_MobileNet_V3_Large_320_FPN_Weights",
     ),
 }
-PERSON_CLASS_ID = 1  # COCO category id of "person" in torchvision's 91-entry label list
 # torchvision's default GeneralizedRCNNTransform sizes: what the seed code ran at.
 SEED_MIN_SIZE, SEED_MAX_SIZE = 800, 1333
 
@@ -36,8 +36,8 @@ class ModelSpec:
 
     name: str = REFERENCE_MODEL
     weights: str = "auto"
-    min_size: int = 240  # = output height: no upscaling inside the model
-    max_size: int = 427  # = output width
+    min_size: int = OUTPUT_HEIGHT  # no upscaling inside the model
+    max_size: int = OUTPUT_WIDTH
     proposals: int = 1000  # RPN proposals kept after NMS at test time
     score_threshold: float = 0.5
     detections_per_image: int = 100

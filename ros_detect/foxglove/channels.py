@@ -40,7 +40,8 @@ def _color(rgba: tuple[float, float, float, float]) -> fm.Color:
 
 
 def _timestamp(stamp_ns: int) -> fm.Timestamp:
-    return fm.Timestamp(sec=int(stamp_ns // 1_000_000_000), nsec=int(stamp_ns % 1_000_000_000))
+    sec, nanosec = schema.split_ns(stamp_ns)
+    return fm.Timestamp(sec=sec, nsec=nanosec)
 
 
 def check_jpeg_quality(quality: int) -> int:

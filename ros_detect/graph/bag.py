@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ros_detect.errors import ConfigError, InputError, OutputError
+from ros_detect.schema import split_ns
 
 STORAGES = ("mcap", "sqlite3")
 
@@ -115,8 +116,9 @@ def image_message(frame: Any, stamp_ns: int, frame_id: str) -> Any:
     import numpy as np
 
     types = typestore().types
+    sec, nanosec = split_ns(stamp_ns)
     header = types["std_msgs/msg/Header"](
-        stamp=types["builtin_interfaces/msg/Time"](sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+        stamp=types["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
         frame_id=frame_id,
     )
     h, w = frame.shape[:2]

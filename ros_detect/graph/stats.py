@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ros_detect.percentiles import percentiles
 from ros_detect.schema import STATS_SCHEMA, stamp_from_ns
 
 __all__ = ["STATS_SCHEMA", "StatsWindow"]
@@ -99,14 +100,7 @@ class StatsWindow:
             "frames": int(self.frames),
             "fps": round(self.fps(now), 3),
             "dropped": int(self.dropped),
-            "latency_ms": {k: _p50_p99(v) for k, v in latency.items()},
+            "latency_ms": {k: percentiles(v, (50, 99), mean=False) for k, v in latency.items()},
             "stage_ms": {k: round(float(np.median(v)), 3) for k, v in stages.items()},
             "counters": {k: int(v) for k, v in self.counters.items()},
         }
-
-
-def _p50_p99(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"p50": None, "p99": None}
-    arr = np.asarray(values, float)
-    return {"p50": round(float(np.percentile(arr, 50)), 3), "p99": round(float(np.percentile(arr, 99)), 3)}

@@ -5,13 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ros_detect.schema import Detection
+from ros_detect.schema import PERSON_CLASS_ID, Detection
 
 MAIN_COLOR = (0, 220, 0)  # BGR
 HELD_COLOR = (0, 200, 255)
 OTHER_COLOR = (170, 170, 170)
 BANNER_COLOR = (0, 0, 255)
-PERSON_CLASS_ID = 1
 
 
 def _box(box: list[float] | tuple[float, ...]) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from ros_detect.errors import ConfigError, InputError
+from ros_detect.frame import OUTPUT_SIZE
 
 log = logging.getLogger(__name__)
 
-OUTPUT_SIZE = (427, 240)  # (width, height)
 ASPECT_MODES = ("pad", "crop", "stretch")
 
 

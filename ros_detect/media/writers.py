@@ -88,15 +88,6 @@ class VideoFileWriter:
         self._container = None
 
 
-def percentiles(values: list[float], qs: tuple[int, ...] = (50, 90, 99)) -> dict[str, float | None]:
-    if not values:
-        return {f"p{q}": None for q in qs} | {"mean": None}
-    arr = np.asarray(values, float)
-    out = {f"p{q}": round(float(np.percentile(arr, q)), 3) for q in qs}
-    out["mean"] = round(float(arr.mean()), 3)
-    return out
-
-
 def write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")

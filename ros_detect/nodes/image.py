@@ -21,17 +21,19 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
 from ros_detect.errors import InputError
+from ros_detect.schema import join_ns, split_ns
 
 _CHANNELS = {"bgr8": 3, "rgb8": 3, "mono8": 1}
 
 
 def set_stamp(header: Header, stamp_ns: int) -> None:
-    header.stamp.sec = int(stamp_ns // 1_000_000_000)
-    header.stamp.nanosec = int(stamp_ns % 1_000_000_000)
+    """rclpy Header adapter of ros_detect.schema.split_ns."""
+    header.stamp.sec, header.stamp.nanosec = split_ns(stamp_ns)
 
 
 def stamp_ns(header: Header) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+    """rclpy Header adapter of ros_detect.schema.join_ns."""
+    return join_ns(header.stamp.sec, header.stamp.nanosec)
 
 
 def bgr_to_image(frame: np.ndarray, stamp: int, frame_id: str) -> Image:

@@ -9,6 +9,7 @@ from typing import Any
 from rclpy.node import Node
 from std_msgs.msg import String
 
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     StatsPublisher,
@@ -32,6 +33,7 @@ PARAMS = {
     "depth": (10, "subscription/publisher depth (reliable)"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 STAGES = ("decode", "preprocess", "inference", "postprocess", "wait")
 
 

@@ -14,8 +14,16 @@ from ros_detect.selection.main_person import MainPersonSelector
 def detect_frame(detector: Detector, frame: Frame, frame_id: str) -> tuple[dict[str, Any], list[Detection]]:
     """Run the detector on one frame and wrap the result in the detections schema."""
     detections, timing = detector.detect(frame.image)
+    doc = detections_document(detector, frame, frame_id, detections, {"decode": frame.decode_ms, **timing})
+    return doc, detections
+
+
+def detections_document(
+    detector: Detector, frame: Frame, frame_id: str, detections: list[Detection], timing_ms: dict[str, float]
+) -> dict[str, Any]:
+    """The detections document of `detector`'s result for `frame`."""
     h, w = frame.image.shape[:2]
-    doc = detections_doc(
+    return detections_doc(
         seq=frame.seq,
         stamp_ns=frame.stamp_ns,
         frame_id=frame_id,
@@ -24,10 +32,9 @@ def detect_frame(detector: Detector, frame: Frame, frame_id: str) -> tuple[dict[
         precision=detector.precision,
         weights=detector.weights_label,
         detections=detections,
-        timing_ms={"decode": frame.decode_ms, **timing},
+        timing_ms=timing_ms,
         media_time_s=frame.media_time_s,
     )
-    return doc, detections
 
 
 def select_main_person(

@@ -24,7 +24,8 @@ from ros_detect.detection.weights import UNTRAINED_BANNER
 from ros_detect.errors import InputError
 from ros_detect.media.draw import annotate
 from ros_detect.media.sources import OUTPUT_SIZE, Frame, VideoSource, source_id
-from ros_detect.media.writers import JsonlWriter, VideoFileWriter, percentiles, prepare_output_dir, write_json
+from ros_detect.media.writers import JsonlWriter, VideoFileWriter, prepare_output_dir, write_json
+from ros_detect.percentiles import percentiles
 from ros_detect.pipeline.stages import detect_frame, select_main_person
 from ros_detect.selection.main_person import MainPersonConfig, MainPersonSelector
 

@@ -17,10 +17,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ros_detect.errors import ConfigError
-from ros_detect.schema import Detection
+from ros_detect.schema import PERSON_CLASS_ID, Detection
 from ros_detect.selection.tracking import IoUTracker, Track
-
-PERSON_CLASS_ID = 1
 
 
 @dataclass(frozen=True)

@@ -12,52 +12,53 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ros_detect.detection.backends.calibration import (
-    DEFAULT_CALIBRATION_FRAMES,
-    calibration_frames,
-    check_frame_size,
-    frames_identity,
-)
 from ros_detect.paths import cache_dir
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 2  # bump when a builder changes what it writes
+META_FILE = "meta.json"
 
 
-def get_calibration(ctx: Any) -> tuple[list[np.ndarray], str]:
-    """The calibration frames (BuildContext's provider, else the default input) and their identity."""
-    if ctx.calibration_frames is not None:
-        frames = list(ctx.calibration_frames())
-    else:
-        frames = calibration_frames(None, int(ctx.extra.get("calibration_count", DEFAULT_CALIBRATION_FRAMES)))
-    frames = check_frame_size(frames)
-    if not frames:
-        from ros_detect.errors import ConfigError
+@dataclass(frozen=True)
+class CacheEntry:
+    """A complete cache directory and how this process got it."""
 
-        raise ConfigError("no calibration frames", "pass a readable calibration video or leave the default")
-    return frames, frames_identity(frames)
+    path: Path
+    hit: bool  # loaded as found on disk (False: built by this process)
+    build_s: float  # how long building it took, when it was built
+    meta: dict[str, Any]  # what the builder recorded (scheme, calibration id, ...)
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file() and p.name != META_FILE)
 
 
 def entry_dir(ctx: Any, scheme: str, calibration_id: str = "") -> Path:
+    """<cache>/<scheme>-<model key>[-c<calibration id>] for a BuildContext."""
     base = Path(ctx.cache_dir) if ctx.cache_dir else cache_dir() / "models"
     name = f"{scheme}-{ctx.cache_key or 'nokey'}" + (f"-c{calibration_id}" if calibration_id else "")
     return base / name
 
 
-def load_or_build(entry: Path, build: Callable[[Path], dict[str, Any]], ctx: Any) -> tuple[Path, dict[str, Any]]:
-    """Return (directory, meta) of a complete cache entry, building it with `build(tmpdir)` if absent."""
-    meta_file = entry / "meta.json"
-    if meta_file.is_file() and not ctx.extra.get("rebuild"):
+def cached_entry(
+    ctx: Any, scheme: str, build: Callable[[Path], dict[str, Any]], calibration_id: str = ""
+) -> CacheEntry:
+    """The cache entry of `scheme` for this context, built with `build(tmpdir) -> meta` if absent."""
+    return load_or_build(entry_dir(ctx, scheme, calibration_id), build)
+
+
+def load_or_build(entry: Path, build: Callable[[Path], dict[str, Any]]) -> CacheEntry:
+    """A complete cache entry at `entry`, building it with `build(tmpdir)` if absent or of an old format."""
+    meta_file = entry / META_FILE
+    if meta_file.is_file():
         meta = json.loads(meta_file.read_text())
         if meta.get("format") == CACHE_FORMAT:
-            meta["cache_hit"] = True
             log.info("loading cached model %s", entry)
-            return entry, meta
+            return CacheEntry(entry, True, float(meta.get("build_s", 0.0)), meta)
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = entry.with_name(f"{entry.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -66,15 +67,10 @@ def load_or_build(entry: Path, build: Callable[[Path], dict[str, Any]], ctx: Any
     try:
         meta = build(tmp)
         meta.update(format=CACHE_FORMAT, build_s=round(time.perf_counter() - t0, 3), created=time.time())
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=1))
         shutil.rmtree(entry, ignore_errors=True)
         tmp.rename(entry)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("built and cached %s in %.1f s", entry, meta["build_s"])
-    meta["cache_hit"] = False
-    return entry, meta
-
-
-def dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file() and p.name != "meta.json")
+    return CacheEntry(entry, False, float(meta["build_s"]), meta)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ros_detect.media.sources import OUTPUT_SIZE, VideoSource, resize_to_output
+from ros_detect.errors import ConfigError
+from ros_detect.frame import OUTPUT_HEIGHT, OUTPUT_WIDTH
+from ros_detect.media.sources import VideoSource, resize_to_output
 from ros_detect.media.synthetic import render_frame
 from ros_detect.paths import cache_dir
 
@@ -54,10 +56,6 @@ def calibration_frames(source: str | Path | None = None, count: int = DEFAULT_CA
     return synthetic_frames(count)
 
 
-def default_calibration_provider(count: int = DEFAULT_CALIBRATION_FRAMES) -> Callable[[], list[np.ndarray]]:
-    return lambda: calibration_frames(None, count)
-
-
 def frames_identity(frames: list[np.ndarray]) -> str:
     """Content hash of the calibration set: a different set means a different cached model."""
     digest = hashlib.sha1(f"{len(frames)}".encode())
@@ -69,4 +67,16 @@ def frames_identity(frames: list[np.ndarray]) -> str:
 
 def check_frame_size(frames: list[np.ndarray]) -> list[np.ndarray]:
     """Calibration must see the deployment size: resize anything else to 427x240."""
-    return [f if f.shape[:2] == (OUTPUT_SIZE[1], OUTPUT_SIZE[0]) else resize_to_output(f) for f in frames]
+    return [f if f.shape[:2] == (OUTPUT_HEIGHT, OUTPUT_WIDTH) else resize_to_output(f) for f in frames]
+
+
+def calibration_set(ctx: Any) -> tuple[list[np.ndarray], str]:
+    """A BuildContext's calibration frames (its provider, else the default set) at 427x240, and their identity."""
+    if ctx.calibration_frames is not None:
+        frames = list(ctx.calibration_frames())
+    else:
+        frames = calibration_frames(None, ctx.calibration_count or DEFAULT_CALIBRATION_FRAMES)
+    frames = check_frame_size(frames)
+    if not frames:
+        raise ConfigError("no calibration frames", "pass a readable calibration video or leave the default")
+    return frames, frames_identity(frames)

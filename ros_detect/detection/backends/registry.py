@@ -1,8 +1,14 @@
-"""Precision / backend schemes behind one `precision` option.
+"""What a backend is (the `Backend` protocol) and the precision schemes that build one.
 
-Each scheme turns the float model into a Backend with the same contract, so the detector,
-the nodes and the benchmark treat them alike. Builders are looked up lazily ("module:function")
-so importing this module stays cheap and optional runtimes are only imported when chosen.
+One option, `precision`, picks a scheme; the scheme turns the float torchvision model into a Backend.
+The detector, the nodes and the benchmark use nothing but the protocol, so schemes are interchangeable
+and the output schema never depends on the scheme. Builders are named "module:function" and imported
+when their scheme is chosen: importing this module stays cheap, and torch quantisation, ONNX Runtime,
+OpenVINO and NNCF load only for the schemes that use them.
+
+One module per runtime: eager.py (fp32, seed, bf16, fp16), torch_int8.py, onnxruntime.py, openvino.py;
+export.py (the ONNX graph both exported runtimes start from), cache.py (built models on disk),
+calibration.py (frames for static quantisation). docs/precision.md describes every scheme.
 """
 
 from __future__ import annotations
@@ -11,19 +17,49 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from ros_detect.detection.preprocess import InputKind, to_model_input
 from ros_detect.errors import ConfigError
 
+if TYPE_CHECKING:
+    from ros_detect.detection.backends.cache import CacheEntry
 
+FEATURE_PREFIX = "fpn_"  # features() names each FPN level "fpn_<level>" ("fpn_0" ... "fpn_pool")
+
+
+@runtime_checkable
 class Backend(Protocol):
-    """Runs one RGB float image (3xHxW, values 0..1, torch tensor) through a detector."""
+    """A built detector: one preprocessed RGB frame in, torchvision-style detections out.
+
+    `infer` returns boxes (Nx4 float32, x1y1x2y2 in input pixels), scores (N float32) and class ids
+    (N int64, COCO ids of torchvision's 91-entry list); rows a detector cannot produce (label 0, a score
+    outside [0, 1]) are dropped by the Detector, so a runtime may return them for an empty result.
+    """
+
+    input_kind: InputKind  # what infer() and features() take; the Detector preprocesses accordingly
+    cache_entry: CacheEntry | None  # the built model on disk it runs (None: built in memory at every start)
+    eager_model: Any  # the torch module run eagerly (None for exported runtimes): the benchmark times its stages
 
     def infer(self, image: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return boxes (Nx4 float, x1y1x2y2 in input pixels), scores (N), class ids (N)."""
+        """Detections for one image of `input_kind`."""
         ...
+
+    def features(self, image: Any) -> dict[str, np.ndarray] | None:
+        """Backbone+FPN outputs (CxHxW float32 per level, named FEATURE_PREFIX + level) for the fidelity
+        benchmark; None when the backend cannot expose them."""
+        ...
+
+    def size_bytes(self) -> int:
+        """Bytes of the model as stored: the cached artifact, or the serialised state of an in-memory model."""
+        ...
+
+
+def backend_features(backend: Backend, frame_bgr: np.ndarray) -> dict[str, np.ndarray] | None:
+    """Backbone+FPN outputs for one BGR frame, preprocessed as the Detector does for this backend."""
+    return backend.features(to_model_input(frame_bgr, backend.input_kind))
 
 
 @dataclass
@@ -31,10 +67,10 @@ class BuildContext:
     """What a scheme may need besides the float model."""
 
     device: str = "cpu"
-    cache_dir: Path | None = None
-    calibration_frames: Callable[[], list[np.ndarray]] | None = None  # BGR uint8 frames
+    cache_dir: Path | None = None  # None: ros_detect.paths.cache_dir() / "models"
+    calibration_frames: Callable[[], list[np.ndarray]] | None = None  # BGR uint8 frames; None: the default set
+    calibration_count: int | None = None  # size of the default calibration set (None: calibration's default)
     cache_key: str = ""  # identifies float weights + model spec, for on-disk caches
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -42,19 +78,74 @@ class Scheme:
     name: str
     description: str
     builder: str  # "module:function" taking (model, spec, ctx) -> Backend
-    spec_overrides: dict[str, Any] = field(default_factory=dict)
-    needs_calibration: bool = False
+    spec_overrides: dict[str, Any] = field(default_factory=dict)  # ModelSpec fields this scheme fixes
+    cached: bool = True  # builds a model kept on disk (False: built in memory at every start)
 
     def build(self, model: Any, spec: Any, ctx: BuildContext) -> Backend:
         module_name, func_name = self.builder.split(":")
         return getattr(importlib.import_module(module_name), func_name)(model, spec, ctx)
 
 
-SCHEMES: dict[str, Scheme] = {}
+def _builder(module: str, function: str) -> str:
+    return f"ros_detect.detection.backends.{module}:{function}"
 
 
-def register(scheme: Scheme) -> None:
-    SCHEMES[scheme.name] = scheme
+# The registry. Calibrated schemes take frames from BuildContext.calibration_frames (calibration.py).
+SCHEMES: dict[str, Scheme] = {
+    scheme.name: scheme
+    for scheme in (
+        Scheme(
+            "fp32",
+            "fp32 eager PyTorch at native 427x240 resolution (reference)",
+            _builder("eager", "build_fp32"),
+            cached=False,
+        ),
+        Scheme(
+            "seed",
+            "the original setup: fp32 eager, torchvision's default transform upscaling to 800 px",
+            _builder("eager", "build_fp32"),
+            spec_overrides={"min_size": 800, "max_size": 1333},
+            cached=False,
+        ),
+        Scheme(
+            "bf16",
+            "bf16 autocast + channels_last (CPU with AVX-512 BF16/AMX, or CUDA)",
+            _builder("eager", "build_bf16"),
+            cached=False,
+        ),
+        Scheme("fp16", "fp16 autocast + channels_last (CUDA only)", _builder("eager", "build_fp16"), cached=False),
+        Scheme(
+            "int8-dynamic",
+            "dynamic int8 Linear layers of the box head (x86)",
+            _builder("torch_int8", "build_int8_dynamic"),
+        ),
+        Scheme(
+            "int8-static",
+            "FX static int8 backbone+FPN (calibrated) + dynamic int8 box head (x86)",
+            _builder("torch_int8", "build_int8_static"),
+        ),
+        Scheme(
+            "onnx-fp32",
+            "ONNX Runtime fp32 (exported graph, fixed 427x240 input)",
+            _builder("onnxruntime", "build_onnx_fp32"),
+        ),
+        Scheme(
+            "onnx-int8",
+            "ONNX Runtime static QDQ int8, per-channel Conv+Gemm (calibrated; fixed 427x240)",
+            _builder("onnxruntime", "build_onnx_int8"),
+        ),
+        Scheme(
+            "openvino-fp32",
+            "OpenVINO f32 from the ONNX export (fixed 427x240)",
+            _builder("openvino", "build_openvino_fp32"),
+        ),
+        Scheme(
+            "openvino-int8",
+            "OpenVINO int8 via NNCF post-training quantisation of the ONNX export (calibrated; fixed 427x240)",
+            _builder("openvino", "build_openvino_int8"),
+        ),
+    )
+}
 
 
 def get_scheme(name: str) -> Scheme:
@@ -62,79 +153,3 @@ def get_scheme(name: str) -> Scheme:
         return SCHEMES[name]
     except KeyError:
         raise ConfigError(f"unknown precision {name!r}", f"choose one of: {', '.join(SCHEMES)}") from None
-
-
-class EagerBackend:
-    """Plain PyTorch eager execution, optionally under autocast (bf16/fp16)."""
-
-    def __init__(self, model: Any, device: str = "cpu", autocast_dtype: Any = None, channels_last: bool = False):
-        import torch
-
-        self.torch = torch
-        self.device = torch.device(device)
-        self.model = model.to(self.device)
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.autocast_dtype = autocast_dtype
-
-    def infer(self, image: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        torch = self.torch
-        with torch.inference_mode():
-            image = image.to(self.device, non_blocking=True)
-            if self.autocast_dtype is not None:
-                with torch.autocast(self.device.type, dtype=self.autocast_dtype):
-                    out = self.model([image])[0]
-            else:
-                out = self.model([image])[0]
-        return (
-            out["boxes"].float().cpu().numpy(),
-            out["scores"].float().cpu().numpy(),
-            out["labels"].cpu().numpy(),
-        )
-
-
-def build_eager_fp32(model: Any, spec: Any, ctx: BuildContext) -> Backend:
-    return EagerBackend(model, ctx.device)
-
-
-register(Scheme("fp32", "fp32 eager PyTorch at native 427x240 resolution (reference)", f"{__name__}:build_eager_fp32"))
-register(
-    Scheme(
-        "seed",
-        "the original setup: fp32 eager, torchvision's default transform upscaling to 800 px",
-        f"{__name__}:build_eager_fp32",
-        spec_overrides={"min_size": 800, "max_size": 1333},
-    )
-)
-
-# Quantised and exported schemes (backends/torch_quant.py, runtimes.py); see README "Precision schemes".
-_Q, _R = "ros_detect.detection.backends.torch_quant", "ros_detect.detection.backends.runtimes"
-register(Scheme("bf16", "bf16 autocast + channels_last (CPU with AVX-512 BF16/AMX, or CUDA)", f"{_Q}:build_bf16"))
-register(Scheme("fp16", "fp16 autocast + channels_last (CUDA only)", f"{_Q}:build_fp16"))
-register(Scheme("int8-dynamic", "dynamic int8 Linear layers of the box head (x86)", f"{_Q}:build_int8_dynamic"))
-register(
-    Scheme(
-        "int8-static",
-        "FX static int8 backbone+FPN (calibrated) + dynamic int8 box head (x86)",
-        f"{_Q}:build_int8_static",
-        needs_calibration=True,
-    )
-)
-register(Scheme("onnx-fp32", "ONNX Runtime fp32 (exported graph, fixed 427x240 input)", f"{_R}:build_onnx_fp32"))
-register(
-    Scheme(
-        "onnx-int8",
-        "ONNX Runtime static QDQ int8, per-channel Conv+Gemm (calibrated; fixed 427x240)",
-        f"{_R}:build_onnx_int8",
-        needs_calibration=True,
-    )
-)
-register(Scheme("openvino-fp32", "OpenVINO f32 from the ONNX export (fixed 427x240)", f"{_R}:build_openvino_fp32"))
-register(
-    Scheme(
-        "openvino-int8",
-        "OpenVINO int8 via NNCF post-training quantisation of the ONNX export (calibrated; fixed 427x240)",
-        f"{_R}:build_openvino_int8",
-        needs_calibration=True,
-    )
-)

@@ -1,4 +1,4 @@
-"""Eager-PyTorch precision schemes: bf16, fp16, int8-dynamic, int8-static.
+"""Eager-PyTorch int8 schemes: int8-dynamic (box head) and int8-static (backbone + FPN, calibrated).
 
 int8-static uses FX graph mode (torch.ao.quantization, x86 engine) on the backbone + FPN.
 It is deprecated in torch 2.14 in favour of PT2E (torchao), but PT2E needs torch.compile to
@@ -14,43 +14,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ros_detect.detection.backends.cache import dir_size, entry_dir, get_calibration, load_or_build
-from ros_detect.detection.backends.registry import Backend, BuildContext, EagerBackend
+from ros_detect.detection.backends.cache import cached_entry
+from ros_detect.detection.backends.calibration import calibration_set
+from ros_detect.detection.backends.eager import EagerBackend
+from ros_detect.detection.backends.registry import BuildContext
+from ros_detect.detection.preprocess import bgr_to_tensor
 from ros_detect.errors import ConfigError
 
 log = logging.getLogger(__name__)
-
-
-def cpu_has_bf16() -> bool:
-    import torch
-
-    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-
-
-def build_bf16(model: Any, spec: Any, ctx: BuildContext) -> Backend:
-    import torch
-
-    if ctx.device.startswith("cuda"):
-        if not torch.cuda.is_bf16_supported():
-            raise ConfigError("this GPU has no bf16 support", "use precision fp16 or fp32")
-    elif not cpu_has_bf16():
-        raise ConfigError(
-            "precision bf16 needs a CPU with native bf16 (AVX-512 BF16 or AMX); this CPU would emulate it, slower "
-            "than fp32",
-            "use precision openvino-int8, int8-static or fp32 on this machine",
-        )
-    return EagerBackend(model, ctx.device, autocast_dtype=torch.bfloat16, channels_last=True)
-
-
-def build_fp16(model: Any, spec: Any, ctx: BuildContext) -> Backend:
-    import torch
-
-    if not ctx.device.startswith("cuda"):
-        raise ConfigError(
-            "precision fp16 runs on CUDA only (CPU fp16 kernels are emulated and slow)",
-            "use device=cuda on a GPU machine, or precision bf16 / int8-static / openvino-int8 on CPU",
-        )
-    return EagerBackend(model, ctx.device, autocast_dtype=torch.float16, channels_last=True)
 
 
 def _require_cpu(ctx: BuildContext, scheme: str) -> None:
@@ -73,7 +44,7 @@ def quantize_box_head_dynamic(model: Any) -> None:
     model.roi_heads = quantize_dynamic(model.roi_heads, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-def build_int8_dynamic(model: Any, spec: Any, ctx: BuildContext) -> Backend:
+def build_int8_dynamic(model: Any, spec: Any, ctx: BuildContext) -> EagerBackend:
     import torch
 
     _require_cpu(ctx, "int8-dynamic")
@@ -84,20 +55,11 @@ def build_int8_dynamic(model: Any, spec: Any, ctx: BuildContext) -> Backend:
         torch.save(model.roi_heads.state_dict(), tmp / "roi_heads.pt")
         return {"scheme": "int8-dynamic"}
 
-    entry, meta = load_or_build(entry_dir(ctx, "int8-dynamic"), build, ctx)
-    if meta["cache_hit"]:
+    entry = cached_entry(ctx, "int8-dynamic", build)
+    if entry.hit:
         quantize_box_head_dynamic(model)
-        model.roi_heads.load_state_dict(torch.load(entry / "roi_heads.pt", weights_only=True))
-    return _QuantBackend(model, entry, meta)
-
-
-class _QuantBackend(EagerBackend):
-    def __init__(self, model: Any, entry: Path, meta: dict[str, Any]) -> None:
-        super().__init__(model, "cpu")
-        self.cache_entry = entry
-        self.cache_hit = bool(meta["cache_hit"])
-        self.build_s = float(meta.get("build_s", 0.0))
-        self.size_bytes = dir_size(entry)
+        model.roi_heads.load_state_dict(torch.load(entry.path / "roi_heads.pt", weights_only=True))
+    return EagerBackend(model, "cpu", cache_entry=entry)
 
 
 def _unfreeze_batchnorm(module: Any) -> None:
@@ -131,19 +93,17 @@ def _model_inputs(model: Any, frames: list[Any]) -> list[Any]:
     """Frames as the backbone sees them: normalised, padded batch tensors."""
     import torch
 
-    from ros_detect.detection.detector import bgr_to_tensor
-
     with torch.inference_mode():
         return [model.transform([bgr_to_tensor(f)])[0].tensors for f in frames]
 
 
-def build_int8_static(model: Any, spec: Any, ctx: BuildContext) -> Backend:
+def build_int8_static(model: Any, spec: Any, ctx: BuildContext) -> EagerBackend:
     import torch
     from torch.ao.quantization.quantize_fx import convert_fx
 
     _require_cpu(ctx, "int8-static")
     _set_engine()
-    frames, calib_id = get_calibration(ctx)
+    frames, calib_id = calibration_set(ctx)
     inputs = _model_inputs(model, frames)
 
     def build(tmp: Path) -> dict[str, Any]:
@@ -156,15 +116,15 @@ def build_int8_static(model: Any, spec: Any, ctx: BuildContext) -> Backend:
         torch.save({"backbone": model.backbone.state_dict(), "roi_heads": model.roi_heads.state_dict()}, tmp / "q.pt")
         return {"scheme": "int8-static", "calibration": calib_id, "calibration_frames": len(frames)}
 
-    entry, meta = load_or_build(entry_dir(ctx, "int8-static", calib_id), build, ctx)
-    if meta["cache_hit"]:
+    entry = cached_entry(ctx, "int8-static", build, calib_id)
+    if entry.hit:
         # Rebuild the quantised graph's structure (one observer pass), then load the cached weights and scales.
         prepared = _prepare_backbone(model.backbone, inputs[0])
         with torch.no_grad():
             prepared(inputs[0])
         model.backbone = convert_fx(prepared)
         quantize_box_head_dynamic(model)
-        state = torch.load(entry / "q.pt", weights_only=True)
+        state = torch.load(entry.path / "q.pt", weights_only=True)
         model.backbone.load_state_dict(state["backbone"])
         model.roi_heads.load_state_dict(state["roi_heads"])
-    return _QuantBackend(model, entry, meta)
+    return EagerBackend(model, "cpu", cache_entry=entry)
