@@ -1,0 +1,142 @@
+"""Typed ROS messages <-> JSON documents: one data model (ros_detect/schema.py), two encodings.
+
+`detections` and `main_person` travel on ROS as ros_detect_interfaces/msg/Detections and MainPerson;
+MQTT, Foxglove channels and output files carry the JSON documents detections@1 / main_person@1. The
+conversion is lossless both ways: JSON nulls are NaN (media_time_s, box, score), NO_TRACK (track_id)
+or has_latency=false (latency_ms); the JSON documents are rebuilt with schema.py's builders, so their
+rounding and key order are the ones every other producer writes. MainPerson.weights is the one field
+main_person@1 lacks: it is dropped on the way to JSON and passed in on the way back.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from ros_detect_interfaces.msg import Detection, Detections, MainPerson, StageTime
+
+from ros_detect import schema
+
+PACKAGE = "ros_detect_interfaces"
+# Message name -> class, for the message types the graph's topics carry.
+TYPES = {"Detections": Detections, "MainPerson": MainPerson}
+
+
+def _nan_if_none(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _none_if_nan(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _stage_times(values: dict[str, float]) -> list[StageTime]:
+    return [StageTime(name=name, ms=float(ms)) for name, ms in values.items()]
+
+
+def _stage_dict(values: list[StageTime]) -> dict[str, float]:
+    return {t.name: t.ms for t in values}
+
+
+def _header(msg: Detections | MainPerson, doc: dict[str, Any]) -> None:
+    msg.header.stamp.sec = int(doc["stamp"]["sec"])
+    msg.header.stamp.nanosec = int(doc["stamp"]["nanosec"])
+    msg.header.frame_id = doc["frame_id"]
+    msg.seq = int(doc["seq"])
+    msg.media_time_s = _nan_if_none(doc.get("media_time_s"))
+    msg.image_width, msg.image_height = (int(v) for v in doc["image_size"])
+
+
+def _stamp(msg: Detections | MainPerson) -> dict[str, int]:
+    return {"sec": int(msg.header.stamp.sec), "nanosec": int(msg.header.stamp.nanosec)}
+
+
+def detections_msg(doc: dict[str, Any]) -> Detections:
+    """A detections@1 document as a Detections message."""
+    msg = Detections(model=doc["model"], precision=doc["precision"], weights=doc["weights"])
+    _header(msg, doc)
+    msg.detections = [
+        Detection(
+            class_id=int(d["class_id"]), label=d["label"], score=float(d["score"]), box=[float(v) for v in d["box"]]
+        )
+        for d in doc["detections"]
+    ]
+    msg.timing_ms = _stage_times(doc["timing_ms"])
+    return msg
+
+
+def detections_doc(msg: Detections) -> dict[str, Any]:
+    """A Detections message as its detections@1 document."""
+    return schema.detections_doc(
+        seq=msg.seq,
+        stamp_ns=schema.join_ns(msg.header.stamp.sec, msg.header.stamp.nanosec),
+        frame_id=msg.header.frame_id,
+        image_size=(msg.image_width, msg.image_height),
+        model=msg.model,
+        precision=msg.precision,
+        weights=msg.weights,
+        detections=[
+            schema.Detection(tuple(float(v) for v in d.box), d.score, d.class_id, d.label) for d in msg.detections
+        ],
+        timing_ms=_stage_dict(msg.timing_ms),
+        media_time_s=_none_if_nan(msg.media_time_s),
+    )
+
+
+def main_person_msg(doc: dict[str, Any], weights: str = "") -> MainPerson:
+    """A main_person@1 document as a MainPerson message; `weights`: the detector's weights label."""
+    box = doc["box"]
+    latency = doc["latency_ms"]
+    track_id = doc["track_id"]
+    msg = MainPerson(
+        present=bool(doc["present"]),
+        box=[math.nan] * 4 if box is None else [float(v) for v in box],
+        score=_nan_if_none(doc["score"]),
+        track_id=MainPerson.NO_TRACK if track_id is None else int(track_id),
+        held=bool(doc["held"]),
+        has_latency=latency is not None,
+        latency_ms=_stage_times(latency or {}),
+        weights=weights,
+    )
+    _header(msg, doc)
+    return msg
+
+
+def main_person_doc(msg: MainPerson) -> dict[str, Any]:
+    """A MainPerson message as its main_person@1 document (weights is not part of it)."""
+    box = [float(v) for v in msg.box]
+    return schema.main_person_doc(
+        seq=msg.seq,
+        stamp=_stamp(msg),
+        frame_id=msg.header.frame_id,
+        image_size=(msg.image_width, msg.image_height),
+        box=box if msg.present else None,
+        score=_none_if_nan(msg.score),
+        track_id=None if msg.track_id == MainPerson.NO_TRACK else int(msg.track_id),
+        held=msg.held,
+        latency_ms=_stage_dict(msg.latency_ms) if msg.has_latency else None,
+        media_time_s=_none_if_nan(msg.media_time_s),
+    )
+
+
+def to_doc(msg: Detections | MainPerson) -> dict[str, Any]:
+    """The JSON document of either typed message."""
+    return detections_doc(msg) if isinstance(msg, Detections) else main_person_doc(msg)
+
+
+def msg_definitions() -> dict[str, str]:
+    """'ros_detect_interfaces/msg/<Name>' -> .msg text of every message, from the installed package.
+
+    Tools that decode CDR without the generated classes (rosbags) register these. Looked up in the
+    AMENT_PREFIX_PATH prefixes (a sourced workspace) and then this Python's prefix (the venv the wheel
+    build installs into, where AMENT_PREFIX_PATH is usually unset).
+    """
+    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
+    for prefix in prefixes:
+        msg_dir = Path(prefix) / "share" / PACKAGE / "msg"
+        if msg_dir.is_dir():
+            return {f"{PACKAGE}/msg/{p.stem}": p.read_text() for p in sorted(msg_dir.glob("*.msg"))}
+    raise FileNotFoundError(f"share/{PACKAGE}/msg not found under {prefixes}")
