@@ -39,6 +39,7 @@ class Listener:
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
+        from ros_detect_interfaces.msg import MainPerson
         from std_msgs.msg import String
 
         self.ctx = Context()
@@ -46,7 +47,7 @@ class Listener:
         self.node = rclpy.create_node("fault_listener", context=self.ctx)
         self.mains: list[tuple[float, dict[str, Any]]] = []
         self.stats: dict[str, dict[str, Any]] = {}
-        self.node.create_subscription(String, "main_person", self._on_main, 50)
+        self.node.create_subscription(MainPerson, "main_person", self._on_main, 50)
         self.node.create_subscription(String, "stats", lambda m: self._on_stats(json.loads(m.data)), 50)
         self.executor = SingleThreadedExecutor(context=self.ctx)
         self.executor.add_node(self.node)
@@ -54,7 +55,9 @@ class Listener:
         self._thread.start()
 
     def _on_main(self, msg: Any) -> None:
-        self.mains.append((time.monotonic(), json.loads(msg.data)))
+        from ros_detect.nodes.messages import main_person_doc
+
+        self.mains.append((time.monotonic(), main_person_doc(msg)))
 
     def _on_stats(self, doc: dict[str, Any]) -> None:
         self.stats[doc["node"]] = doc

@@ -117,8 +117,23 @@ def test_json_nulls_have_typed_representations() -> None:
 def test_schema_ids_match_the_json_schemas() -> None:
     assert Detections.SCHEMA_ID == schema.DETECTIONS_SCHEMA
     assert MainPerson.SCHEMA_ID == schema.MAIN_PERSON_SCHEMA
-    defs = messages.msg_definitions()
-    assert {"ros_detect_interfaces/msg/Detections", "ros_detect_interfaces/msg/MainPerson"} <= set(defs)
+
+
+@pytest.mark.unit
+def test_rosbags_decodes_the_typed_messages_like_rclpy() -> None:
+    """Bags hold these types: rosbags (registered from the installed .msg files) reads rclpy's CDR."""
+    from ros_detect.graph.bag import interface_definitions, typestore
+
+    assert {"ros_detect_interfaces/msg/Detections", "ros_detect_interfaces/msg/MainPerson"} <= set(
+        interface_definitions()
+    )
+    doc = generated_detections(5)
+    decoded = typestore().deserialize_cdr(
+        serialize_message(messages.detections_msg(doc)), "ros_detect_interfaces/msg/Detections"
+    )
+    assert decoded.header.frame_id == doc["frame_id"] and decoded.model == doc["model"]
+    assert [d.label for d in decoded.detections] == [d["label"] for d in doc["detections"]]
+    assert [t.name for t in decoded.timing_ms] == list(doc["timing_ms"])
 
 
 RECEIVER = textwrap.dedent(

@@ -109,7 +109,10 @@ def _watch(proc: subprocess.Popen, args: argparse.Namespace) -> dict[str, Any]:
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile
+    from ros_detect_interfaces.msg import MainPerson
     from std_msgs.msg import String
+
+    from ros_detect.nodes.messages import main_person_doc
 
     ctx = Context()
     rclpy.init(context=ctx)
@@ -120,8 +123,8 @@ def _watch(proc: subprocess.Popen, args: argparse.Namespace) -> dict[str, Any]:
     latency: list[tuple[float, float]] = []
     state: dict[str, Any] = {"first": None, "received": 0}
 
-    def on_main(msg: String) -> None:
-        doc = json.loads(msg.data)
+    def on_main(msg: MainPerson) -> None:
+        doc = main_person_doc(msg)
         now = time.monotonic()
         if state["first"] is None:
             state["first"] = now
@@ -134,7 +137,7 @@ def _watch(proc: subprocess.Popen, args: argparse.Namespace) -> dict[str, Any]:
         doc = json.loads(msg.data)
         stats[doc.get("node", "?")] = doc
 
-    node.create_subscription(String, "main_person", on_main, QoSProfile(depth=50))
+    node.create_subscription(MainPerson, "main_person", on_main, QoSProfile(depth=50))
     node.create_subscription(String, "stats", on_stats, QoSProfile(depth=50))
     trend = RssTrend(tolerance_mb=args.tolerance_mb)
     t_start = time.monotonic()

@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 from rclpy.node import Node
+from ros_detect_interfaces.msg import Detections, MainPerson
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from ros_detect.nodes.common import make_qos
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
+from ros_detect.nodes.messages import detections_doc, main_person_doc
 from ros_detect.pipeline.recorder import GraphRecorder
 
 
@@ -22,8 +24,8 @@ class OutputsNode(Node):
         self.recorder = recorder
         self.last_stats: dict[str, dict[str, Any]] = {}
         depth = 50  # covers every frame in flight in video mode
-        self.create_subscription(String, "detections", self._on_detections, make_qos("reliable", depth))
-        self.create_subscription(String, "main_person", self._on_main_person, make_qos("reliable", depth))
+        self.create_subscription(Detections, "detections", self._on_detections, make_qos("reliable", depth))
+        self.create_subscription(MainPerson, "main_person", self._on_main_person, make_qos("reliable", depth))
         self.create_subscription(String, "stats", self._on_stats, make_qos("reliable", depth))
         if recorder.video is not None:
             self.create_subscription(Image, "image", self._on_image, make_qos(image_reliability, depth))
@@ -31,11 +33,11 @@ class OutputsNode(Node):
     def _on_image(self, msg: Image) -> None:
         self.recorder.on_image(stamp_ns(msg.header), image_to_bgr(msg))
 
-    def _on_detections(self, msg: String) -> None:
-        self.recorder.on_detections(json.loads(msg.data))
+    def _on_detections(self, msg: Detections) -> None:
+        self.recorder.on_detections(detections_doc(msg))
 
-    def _on_main_person(self, msg: String) -> None:
-        self.recorder.on_main_person(json.loads(msg.data))
+    def _on_main_person(self, msg: MainPerson) -> None:
+        self.recorder.on_main_person(main_person_doc(msg))
 
     def _on_stats(self, msg: String) -> None:
         doc = json.loads(msg.data)

@@ -11,9 +11,6 @@ main_person@1 lacks: it is dropped on the way to JSON and passed in on the way b
 from __future__ import annotations
 
 import math
-import os
-import sys
-from pathlib import Path
 from typing import Any
 
 from ros_detect_interfaces.msg import Detection, Detections, MainPerson, StageTime
@@ -21,8 +18,8 @@ from ros_detect_interfaces.msg import Detection, Detections, MainPerson, StageTi
 from ros_detect import schema
 
 PACKAGE = "ros_detect_interfaces"
-# Message name -> class, for the message types the graph's topics carry.
-TYPES = {"Detections": Detections, "MainPerson": MainPerson}
+# Result stream (default topic name) -> its typed message.
+STREAM_TYPES: dict[str, type] = {"detections": Detections, "main_person": MainPerson}
 
 
 def _nan_if_none(value: float | None) -> float:
@@ -127,16 +124,33 @@ def to_doc(msg: Detections | MainPerson) -> dict[str, Any]:
     return detections_doc(msg) if isinstance(msg, Detections) else main_person_doc(msg)
 
 
-def msg_definitions() -> dict[str, str]:
-    """'ros_detect_interfaces/msg/<Name>' -> .msg text of every message, from the installed package.
+def to_json(msg: Detections | MainPerson) -> str:
+    """The one-line JSON text of either typed message: what MQTT, Foxglove and files carry."""
+    return schema.dumps(to_doc(msg))
 
-    Tools that decode CDR without the generated classes (rosbags) register these. Looked up in the
-    AMENT_PREFIX_PATH prefixes (a sourced workspace) and then this Python's prefix (the venv the wheel
-    build installs into, where AMENT_PREFIX_PATH is usually unset).
-    """
-    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
-    for prefix in prefixes:
-        msg_dir = Path(prefix) / "share" / PACKAGE / "msg"
-        if msg_dir.is_dir():
-            return {f"{PACKAGE}/msg/{p.stem}": p.read_text() for p in sorted(msg_dir.glob("*.msg"))}
-    raise FileNotFoundError(f"share/{PACKAGE}/msg not found under {prefixes}")
+
+# Parameter of the nodes that publish results: also publish the JSON documents (std_msgs/String) on
+# `<topic>_json`, for consumers not yet moved to the typed messages.
+JSON_TOPICS_PARAM = {
+    "json_topics": (False, "also publish the JSON documents as std_msgs/String on <topic>_json (deprecated)")
+}
+
+
+class ResultPublisher:
+    """Publishes a result as its typed message, and as JSON on `<topic>_json` when json_topics is set."""
+
+    def __init__(self, node: Any, msg_type: type, topic: str, qos: Any, json_topics: bool, **kwargs: Any) -> None:
+        from std_msgs.msg import String
+
+        self._string = String
+        self.typed = node.create_publisher(msg_type, topic, qos, **kwargs)
+        self.json = node.create_publisher(String, f"{topic}_json", qos) if json_topics else None
+
+    @property
+    def topic_name(self) -> str:
+        return self.typed.topic_name
+
+    def publish(self, msg: Detections | MainPerson, doc: dict[str, Any]) -> None:
+        self.typed.publish(msg)
+        if self.json is not None:
+            self.json.publish(self._string(data=schema.dumps(doc)))

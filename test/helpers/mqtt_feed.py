@@ -66,8 +66,6 @@ def feed(env: dict[str, str], count: int, rate: float, *extra: str) -> subproces
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-
-
 def seqs(rec: MqttRecorder) -> list[int]:
     return [d["seq"] for d in rec.docs("/main_person")]
 
@@ -110,14 +108,16 @@ def main() -> int:
     args = ap.parse_args()
 
     import rclpy
-    from std_msgs.msg import String
+    from ros_detect_interfaces.msg import Detections, MainPerson
+
+    from ros_detect.nodes.messages import detections_msg, main_person_msg
 
     late_max = 0.0
     published = 0
     with rclpy.init():
         node = rclpy.create_node("mqtt_feed")
-        pub = node.create_publisher(String, "main_person", 100)
-        pub_det = node.create_publisher(String, "detections", 100)
+        pub = node.create_publisher(MainPerson, "main_person", 100)
+        pub_det = node.create_publisher(Detections, "detections", 100)
         deadline = time.monotonic() + 30
         while pub.get_subscription_count() < args.subscribers and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.05)
@@ -129,8 +129,8 @@ def main() -> int:
             late_max = max(late_max, now - t_next)
             stamp = time.time_ns()
             if args.detections:
-                pub_det.publish(String(data=schema.dumps(det_doc(seq, stamp))))
-            pub.publish(String(data=schema.dumps(main_doc(seq, stamp))))
+                pub_det.publish(detections_msg(det_doc(seq, stamp)))
+            pub.publish(main_person_msg(main_doc(seq, stamp)))
             published += 1
             t_next += period
             rclpy.spin_once(node, timeout_sec=max(0.0, t_next - time.monotonic()))
