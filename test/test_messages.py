@@ -183,3 +183,47 @@ def test_main_person_crosses_processes_typed() -> None:
     got = json.loads(out.strip().splitlines()[-1])
     assert got["doc"] == doc
     assert got["fields"] == {"header.frame_id": doc["frame_id"], "track_id": sent.track_id, "weights": sent.weights}
+
+
+@pytest.mark.ros
+def test_main_person_node_typed_in_and_out_with_json_mirror() -> None:
+    """main_person takes typed Detections, answers a typed MainPerson (weights passed on) and, with
+    json_topics, the same content as the JSON document on main_person_json."""
+    import rclpy
+    from helpers.wait import wait_until
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String
+
+    from ros_detect.nodes.common import close_node
+    from ros_detect.nodes.main_person import MainPersonNode
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=int(ros_env()["ROS_DOMAIN_ID"]))
+    try:
+        mp = MainPersonNode(namespace="typed", parameter_overrides=[Parameter("json_topics", value=True)], context=ctx)
+        peer = rclpy.create_node("peer", namespace="typed", context=ctx)
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        typed: list[MainPerson] = []
+        texts: list[str] = []
+        peer.create_subscription(MainPerson, "main_person", typed.append, qos)
+        peer.create_subscription(String, "main_person_json", lambda m: texts.append(m.data), qos)
+        pub = peer.create_publisher(Detections, "detections", qos)
+        executor = SingleThreadedExecutor(context=ctx)
+        for node in (mp, peer):
+            executor.add_node(node)
+        assert wait_until(lambda: executor.spin_once(timeout_sec=0.05) or pub.get_subscription_count(), 30)
+        det = generated_detections(7)
+        pub.publish(messages.detections_msg(det))
+        assert wait_until(lambda: executor.spin_once(timeout_sec=0.05) or (typed and texts), 30), "no main_person"
+        got = typed[0]
+        assert (got.seq, got.header.frame_id, got.weights) == (det["seq"], det["frame_id"], det["weights"])
+        doc = json.loads(texts[0])
+        schema.validate(doc)
+        assert doc == messages.main_person_doc(got)
+        for node in (mp, peer):
+            close_node(node)
+    finally:
+        rclpy.shutdown(context=ctx)
