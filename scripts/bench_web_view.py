@@ -43,7 +43,8 @@ class Counter:
     def __init__(self) -> None:
         import rclpy
         from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from ros_detect_interfaces.msg import MainPerson
+
+        from ros_detect.nodes.messages import MainPerson
 
         self.times: list[float] = []
         self.ctx = rclpy.context.Context()

@@ -29,9 +29,9 @@ from ros_detect.media.sources import resize_to_output
 from ros_detect.media.synthetic import render_frame
 
 pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
-messages = pytest.importorskip(
-    "ros_detect.nodes.messages", reason="ros_detect_interfaces not built (scripts/build_interfaces.sh)"
-)
+pytest.importorskip("ros_detect_interfaces", reason="ros_detect_interfaces not built (scripts/build_interfaces.sh)")
+from ros_detect.nodes import messages
+
 pytestmark = pytest.mark.ros
 
 GOLDEN = Path(__file__).parent / "golden"

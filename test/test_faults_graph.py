@@ -39,8 +39,9 @@ class Listener:
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
-        from ros_detect_interfaces.msg import MainPerson
         from std_msgs.msg import String
+
+        from ros_detect.nodes.messages import MainPerson
 
         self.ctx = Context()
         rclpy.init(context=self.ctx, domain_id=domain_id)

@@ -15,11 +15,11 @@ from helpers.ros import ros_env
 
 from ros_detect import schema
 
-messages = pytest.importorskip(
-    "ros_detect.nodes.messages", reason="ros_detect_interfaces not built (scripts/build_interfaces.sh)"
-)
-from rclpy.serialization import deserialize_message, serialize_message  # noqa: E402
-from ros_detect_interfaces.msg import Detections, MainPerson  # noqa: E402
+pytest.importorskip("ros_detect_interfaces", reason="ros_detect_interfaces not built (scripts/build_interfaces.sh)")
+from rclpy.serialization import deserialize_message, serialize_message
+from ros_detect_interfaces.msg import Detections, MainPerson
+
+from ros_detect.nodes import messages
 
 SEEDS = range(40)
 
@@ -227,3 +227,18 @@ def test_main_person_node_typed_in_and_out_with_json_mirror() -> None:
             close_node(node)
     finally:
         rclpy.shutdown(context=ctx)
+
+
+def test_missing_message_package_is_one_line_with_the_fix(tmp_path) -> None:
+    """Without ros_detect_interfaces, `ros-detect launch` says what to build instead of a traceback."""
+    hide = "import sys; sys.modules['ros_detect_interfaces'] = None; from ros_detect.cli import main; "
+    proc = subprocess.run(
+        [sys.executable, "-c", hide + f"sys.exit(main(['launch', 'video', '{tmp_path / 'x.mp4'}']))"],
+        env=ros_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "ros_detect_interfaces is not installed" in proc.stderr and "build_interfaces.sh" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -136,10 +136,10 @@ def test_incompatible_qos_is_logged(capfd: pytest.CaptureFixture[str]) -> None:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from ros_detect_interfaces.msg import Detections
 
     from ros_detect.nodes.common import close_node
     from ros_detect.nodes.main_person import MainPersonNode
+    from ros_detect.nodes.messages import Detections
 
     ctx = Context()
     rclpy.init(context=ctx, domain_id=int(ros_env()["ROS_DOMAIN_ID"]))

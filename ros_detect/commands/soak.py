@@ -109,10 +109,9 @@ def _watch(proc: subprocess.Popen, args: argparse.Namespace) -> dict[str, Any]:
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile
-    from ros_detect_interfaces.msg import MainPerson
     from std_msgs.msg import String
 
-    from ros_detect.nodes.messages import main_person_doc
+    from ros_detect.nodes.messages import MainPerson, main_person_doc
 
     ctx = Context()
     rclpy.init(context=ctx)

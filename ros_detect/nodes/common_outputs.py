@@ -6,13 +6,12 @@ import json
 from typing import Any
 
 from rclpy.node import Node
-from ros_detect_interfaces.msg import Detections, MainPerson
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from ros_detect.nodes.common import make_qos
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
-from ros_detect.nodes.messages import detections_doc, main_person_doc
+from ros_detect.nodes.messages import Detections, MainPerson, detections_doc, main_person_doc
 from ros_detect.pipeline.recorder import GraphRecorder
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from rclpy.node import Node
 from rclpy.task import Future
-from ros_detect_interfaces.msg import Detections
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -34,7 +33,7 @@ from ros_detect.nodes.common import (
     subscribe,
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
-from ros_detect.nodes.messages import JSON_TOPICS_PARAM, ResultPublisher, detections_msg
+from ros_detect.nodes.messages import JSON_TOPICS_PARAM, Detections, ResultPublisher, detections_msg
 from ros_detect.schema import detections_doc
 
 NAME = "detector"

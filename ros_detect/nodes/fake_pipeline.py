@@ -29,13 +29,12 @@ def main() -> int:
     import rclpy
     from rclpy._rclpy_pybind11 import RCLError
     from rclpy.executors import ExternalShutdownException
-    from ros_detect_interfaces.msg import Detections, MainPerson
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
 
     from ros_detect.graph.stats import StatsWindow
     from ros_detect.nodes.image import bgr_to_image
-    from ros_detect.nodes.messages import detections_msg, main_person_msg
+    from ros_detect.nodes.messages import Detections, MainPerson, detections_msg, main_person_msg
 
     published = 0
     t0 = time.monotonic()

@@ -11,7 +11,6 @@ from typing import Any
 
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from ros_detect_interfaces.msg import Detections, MainPerson
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -28,7 +27,7 @@ from ros_detect.nodes.common import (
     subscription_events,
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
-from ros_detect.nodes.messages import to_json
+from ros_detect.nodes.messages import Detections, MainPerson, to_json
 
 PARAMS: ParamSpec = {
     **COMMON_PARAMS,

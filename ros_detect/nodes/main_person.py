@@ -6,7 +6,6 @@ import dataclasses
 from typing import Any
 
 from rclpy.node import Node
-from ros_detect_interfaces.msg import Detections, MainPerson
 
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
@@ -17,7 +16,14 @@ from ros_detect.nodes.common import (
     publisher_events,
     subscribe,
 )
-from ros_detect.nodes.messages import JSON_TOPICS_PARAM, ResultPublisher, detections_doc, main_person_msg
+from ros_detect.nodes.messages import (
+    JSON_TOPICS_PARAM,
+    Detections,
+    MainPerson,
+    ResultPublisher,
+    detections_doc,
+    main_person_msg,
+)
 from ros_detect.pipeline.stages import select_main_person
 from ros_detect.schema import stamp_to_ns
 from ros_detect.selection.main_person import MainPersonConfig, MainPersonSelector

@@ -13,9 +13,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ros_detect_interfaces.msg import Detection, Detections, MainPerson, StageTime
-
 from ros_detect import schema
+from ros_detect.errors import ConfigError
+
+try:
+    from ros_detect_interfaces.msg import Detection, Detections, MainPerson, StageTime
+except ImportError as exc:  # every node and command that touches results comes through here
+    raise ConfigError(
+        "the ROS message package ros_detect_interfaces is not installed",
+        "build it into the venv with scripts/build_interfaces.sh (make setup does), or colcon build (docs/messages.md)",
+    ) from exc
+
+__all__ = ["Detection", "Detections", "MainPerson", "StageTime"]  # the nodes import the classes from here
 
 PACKAGE = "ros_detect_interfaces"
 # Result stream (default topic name) -> its typed message.

@@ -12,7 +12,6 @@ from typing import Any
 
 from rclpy.node import Node
 from rclpy.task import Future
-from ros_detect_interfaces.msg import MainPerson
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
@@ -30,6 +29,7 @@ from ros_detect.nodes.common import (
     string_msg,
 )
 from ros_detect.nodes.image import bgr_to_image
+from ros_detect.nodes.messages import MainPerson
 
 NAME = "video_source"
 PARAMS = {

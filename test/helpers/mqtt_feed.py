@@ -108,9 +108,8 @@ def main() -> int:
     args = ap.parse_args()
 
     import rclpy
-    from ros_detect_interfaces.msg import Detections, MainPerson
 
-    from ros_detect.nodes.messages import detections_msg, main_person_msg
+    from ros_detect.nodes.messages import Detections, MainPerson, detections_msg, main_person_msg
 
     late_max = 0.0
     published = 0
