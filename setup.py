@@ -1,13 +1,30 @@
-"""ament_python package definition; also installable with pip (see README)."""
+"""ament_python package definition; also installable with pip (see docs/install.md)."""
 
+import ast
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = "ros_detect"
+HERE = Path(__file__).resolve().parent
 
-# Runtime deps for pip users. colcon/ament users get rclpy & messages from their ROS install;
-# colcon does not pip-install these, so the README lists the pip command for them.
+
+def node_console_scripts() -> list[str]:
+    """`<node> = ros_detect.nodes.<node>:main` for the one node list, ros_detect/graph/plan.py NODES.
+
+    Read as a literal, not imported: the package's own dependencies are not installed while it is built.
+    """
+    tree = ast.parse((HERE / PACKAGE / "graph" / "plan.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "NODES":
+            nodes = ast.literal_eval(node.value)
+            return [f"{name} = {module}:main" for name, (module, _) in nodes.items()]
+    raise RuntimeError("ros_detect/graph/plan.py defines no NODES")
+
+
+# Runtime deps for pip users. colcon/ament users get rclpy, messages and what has a rosdep key from their
+# ROS install (package.xml); colcon does not pip-install the rest: docs/install.md gives the one pip line.
 CORE = [
     "numpy>=1.24",
     "opencv-python-headless>=4.8",
@@ -66,16 +83,10 @@ setup(
     maintainer_email="dev@ros-detect.invalid",
     description="Main-person detection (Faster R-CNN) for ROS 2 with MQTT and Foxglove outputs.",
     license="Apache-2.0",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "ros-detect = ros_detect.cli:main",
-            "video_source = ros_detect.nodes.video_source:main",
-            "camera_source = ros_detect.nodes.camera_source:main",
-            "detector = ros_detect.nodes.detector:main",
-            "main_person = ros_detect.nodes.main_person:main",
-            "mqtt_bridge = ros_detect.nodes.mqtt_bridge:main",
-            "foxglove_bridge = ros_detect.nodes.foxglove_bridge:main",
+            *node_console_scripts(),
         ],
     },
 )

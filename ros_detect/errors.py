@@ -31,6 +31,11 @@ class OutputError(RosDetectError):
     """Results cannot be written."""
 
 
+def article(word: str) -> str:
+    """`word` with its indefinite article, for messages like "expected an int"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def print_problem(problem: str, fix: str = "", file: TextIO | None = None) -> None:
     """How a user error reaches a terminal (CLI and nodes alike): `error: PROBLEM`, then `  fix: FIX`."""
     out = sys.stderr if file is None else file

@@ -38,7 +38,10 @@ GOLDEN = Path(__file__).parent / "golden"
 FRAMES = 4
 T0_NS = 1_700_000_000 * 10**9
 SCORE_THRESHOLD = 0.1
-DETECTOR_PARAMS = ["weights:=none", "seed:=0", "threads:=2", "proposals:=50", f"score_threshold:={SCORE_THRESHOLD}"]
+DETECTOR_PARAMS = [
+    "weights:=none", "precision:=fp32", "seed:=0", "threads:=2", "proposals:=50",
+    f"score_threshold:={SCORE_THRESHOLD}",
+]  # fmt: skip
 SCORE_TOL, BOX_TOL, EDGE_TOL = 2e-3, 1.0, 0.02
 
 

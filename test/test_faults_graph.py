@@ -28,7 +28,7 @@ pytestmark = pytest.mark.ros
 
 DETECTOR = [
     "-p", "weights:=none", "-p", "model:=fasterrcnn_mobilenet_v3_large_320_fpn", "-p", "threads:=1",
-    "-p", "proposals:=100", "-p", "image_reliability:=best_effort", "-p", "image_depth:=1",
+    "-p", "precision:=fp32", "-p", "proposals:=100", "-p", "image_reliability:=best_effort", "-p", "image_depth:=1",
 ]  # fmt: skip
 
 

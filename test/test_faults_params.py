@@ -20,7 +20,10 @@ pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ro
 pytestmark = pytest.mark.ros
 
 BATCH = 8
-FAST = ["-p", "weights:=none", "-p", "model:=fasterrcnn_mobilenet_v3_large_320_fpn", "-p", "threads:=1"]
+FAST = [
+    "-p", "weights:=none", "-p", "model:=fasterrcnn_mobilenet_v3_large_320_fpn", "-p", "threads:=1",
+    "-p", "precision:=fp32",
+]  # fmt: skip
 
 # id -> (node module, extra --ros-args, words that must all appear in stderr)
 CASES: dict[str, tuple[str, list[str], list[str]]] = {

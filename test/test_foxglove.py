@@ -390,20 +390,6 @@ def test_layout_points_at_the_bridge_channels() -> None:
     assert {"fps", "latency_ms.capture_to_main_person.p50"} <= {p.partition(".")[2] for p in plotted}
 
 
-@pytest.mark.parametrize("name", ["webcam.yaml", "video.yaml"])
-def test_shipped_parameter_files_match_the_declared_parameter_types(name: str) -> None:
-    from ros_detect.graph.params import load_param_file, params_for
-    from ros_detect.nodes.foxglove_bridge import PARAMS
-    from ros_detect.paths import config_dir
-
-    values = params_for([load_param_file(config_dir() / name)], "foxglove_bridge")
-    assert {"host", "port", "http_port", "jpeg_quality", "client_backlog"} <= set(values)
-    assert values["host"] == "127.0.0.1"  # loopback unless the user decides otherwise
-    for key, value in values.items():
-        assert key in PARAMS, f"{name}: unknown foxglove_bridge parameter {key}"
-        assert type(value) is type(PARAMS[key][0]), f"{name}: {key}={value!r} vs declared {PARAMS[key][0]!r}"
-
-
 def test_page_server_busy_port_is_a_clear_error() -> None:
     from ros_detect.foxglove.web import WebPageServer
 

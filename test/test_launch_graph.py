@@ -10,13 +10,14 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from helpers.mjpeg import MjpegServer
 from helpers.ros import ros_env
+from helpers.wait import wait_until
 
 from ros_detect import schema
 
@@ -144,17 +145,25 @@ def test_launch_video_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def _wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+class Output:
+    """A process' merged stdout/stderr, read on a thread so a test can wait on what it says."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=lambda: self.lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+        self._thread.start()
+
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def finish(self) -> str:
+        self._thread.join(timeout=30)
+        return self.text()
 
 
 def test_launch_webcam_survives_stream_restart(tmp_path: Path) -> None:
-    """Stream stops for 3 s mid-run and comes back: the graph reconnects, keeps going, stops cleanly on SIGINT."""
+    """Stream stops mid-run and comes back: the graph reconnects, keeps going, stops cleanly on SIGINT, and
+    records a main_person result for every detection, the last one in flight at the stop included."""
     # 5 fps: the camera reader keeps up even on a loaded 2-core machine (a reader that lags drains old frames
     # buffered in the socket first, and would only notice the cut late)
     cam = MjpegServer(fps=5.0).start()
@@ -168,21 +177,23 @@ def test_launch_webcam_survives_stream_restart(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
+    out = Output(proc)
     mains = tmp_path / "main_person.jsonl"
     try:
-        _wait_for(lambda: len(_lines(mains)) >= 3, 90, "first main_person results")
+        assert wait_until(lambda: len(_lines(mains)) >= 3, 120), out.text()[-3000:]
         cam.stop()
-        time.sleep(3.0)
+        assert wait_until(lambda: "stopped delivering frames; reconnecting" in out.text(), 60), out.text()[-3000:]
         cam.start()
-        _wait_for(lambda: cam.clients_served >= 2, 60, "camera_source to reconnect")
+        assert wait_until(lambda: cam.clients_served >= 2, 60), "camera_source did not reconnect"
         t_back = time.time_ns()
-        _wait_for(lambda: any(_stamp(d) > t_back for d in _lines(mains)), 60, "results after the reconnection")
+        assert wait_until(lambda: any(_stamp(d) > t_back for d in _lines(mains)), 60), "no results after it"
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
         cam.stop()
+    output = out.finish()
     assert proc.returncode == 0, output
     assert "Traceback" not in output
     docs = _lines(mains)
@@ -194,6 +205,30 @@ def test_launch_webcam_survives_stream_restart(tmp_path: Path) -> None:
     counters = summary["graph"]["source_stats"]["counters"]
     assert counters["connects"] >= 2 and counters["disconnects"] >= 1, (counters, output[-3000:])
     assert summary["graph"]["detections_messages"] == summary["graph"]["main_person_messages"] == len(docs)
+    assert [d["seq"] for d in _lines(tmp_path / "detections.jsonl")] == [d["seq"] for d in docs]
+
+
+@pytest.mark.parametrize("processes", ["multi", "one"])
+def test_a_failing_node_ends_the_graph_with_its_error(processes: str, clip_path: Path, tmp_path: Path) -> None:
+    """A node that dies on a bad parameter does not leave the rest of the graph running: the launcher stops
+    every node and exits 2 with that node's error (a summary marked `error` is still written)."""
+    proc = subprocess.run(
+        [
+            *ROS_DETECT, "launch", "video", str(clip_path), "-o", str(tmp_path), "--processes", processes,
+            "-p", "video_source.max_in_flight=0", *FAST,
+        ],
+        env=ros_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert "'max_in_flight'" in output and "out of range" in output  # the node's own error
+    if processes == "multi":
+        assert "error: node video_source failed with exit code 2" in proc.stderr
+    assert "Traceback" not in output
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "error"
 
 
 def _stamp(doc: dict) -> int:

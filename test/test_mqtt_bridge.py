@@ -170,16 +170,3 @@ def test_webcam_graph_from_served_stream_through_a_broker_restart(env, tmp_path,
     assert status[0] == b"online" and status.count(b"online") >= 2  # online again after the reconnect
     assert status[-1] == b"offline"  # the bridge said goodbye on a clean stop
     assert "Traceback" not in stderr
-
-
-@pytest.mark.parametrize("name", ["webcam.yaml", "video.yaml"])
-def test_shipped_parameter_files_match_the_declared_parameter_types(name: str) -> None:
-    from ros_detect.graph.params import load_param_file, params_for
-    from ros_detect.nodes.mqtt_bridge import PARAMS
-    from ros_detect.paths import config_dir
-
-    values = params_for([load_param_file(config_dir() / name)], "mqtt_bridge")
-    assert {"host", "port", "autostart_broker", "forward", "qos", "buffer_size"} <= set(values)
-    for key, value in values.items():
-        assert key in PARAMS, f"{name}: unknown mqtt_bridge parameter {key}"
-        assert type(value) is type(PARAMS[key][0]), f"{name}: {key}={value!r} vs declared {PARAMS[key][0]!r}"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 from helpers.mjpeg import free_port
@@ -28,8 +30,10 @@ def test_no_broker_started_when_not_loopback_disabled_or_already_listening(caplo
     try:
         assert ensure_local_broker("127.0.0.1", broker.port, "auto", log) is None  # reuses it
         assert "already listening" in caplog.text
+        assert broker.workdir.name.startswith("ros_detect_mosquitto_") and broker.workdir.is_dir()
     finally:
         broker.stop()
+    assert not broker.workdir.exists(), "a stopped broker leaves its config and log behind in /tmp"
 
 
 def test_embedded_broker_is_loopback_only_and_carries_results_and_lwt() -> None:
@@ -55,6 +59,24 @@ def test_embedded_broker_is_loopback_only_and_carries_results_and_lwt() -> None:
     finally:
         broker.stop()
     assert not broker.alive()
+    assert not broker.workdir.exists(), "a stopped broker leaves its log behind in /tmp"
+
+
+def test_a_broker_that_cannot_start_says_why_and_leaves_nothing_behind(tmp_path) -> None:
+    require_mosquitto()
+    from ros_detect.errors import ConfigError
+    from ros_detect.mqtt.broker import start_mosquitto
+
+    before = set(Path(tempfile.gettempdir()).glob("ros_detect_mosquitto_*"))
+    with pytest.raises(ConfigError, match="did not start") as error:  # mosquitto exits at once and logs why
+        start_mosquitto(free_port(), extra=("no_such_option true",), wait_s=10)
+    assert "no_such_option" in error.value.problem  # its log, read before it was removed
+    assert set(Path(tempfile.gettempdir()).glob("ros_detect_mosquitto_*")) <= before
+    kept = tmp_path / "mine"  # a directory the caller chose stays
+    kept.mkdir()
+    broker = start_mosquitto(free_port(), workdir=kept)
+    broker.stop()
+    assert kept.is_dir()
 
 
 @pytest.mark.ros

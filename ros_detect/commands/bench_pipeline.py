@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", help="video file (default: the seed clip, or the synthetic clip offline)")
     parser.add_argument("--frames", type=int, default=60, help="frames for the detector and graph runs (default 60)")
     parser.add_argument("--seed-frames", type=int, default=8, help="frames for the slow seed setup (default 8)")
-    parser.add_argument("--precision", help="scheme to measure (default: detector.precision of config/video.yaml)")
-    parser.add_argument("--proposals", type=int, help="RPN proposals (default: config/video.yaml)")
+    parser.add_argument("--precision", help="scheme to measure (default: detector.precision of config/common.yaml)")
+    parser.add_argument("--proposals", type=int, help="RPN proposals (default: config/common.yaml)")
     parser.add_argument("--weights", default="auto", help="auto | DEFAULT | none | PATH")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument(

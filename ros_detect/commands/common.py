@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from functools import lru_cache
 from typing import Any
 
 from ros_detect.detection.detector import DetectorConfig
 from ros_detect.detection.models import MODELS, ModelSpec
-from ros_detect.graph.params import load_param_file, params_for
-from ros_detect.paths import config_dir
+from ros_detect.graph.plan import deployed_defaults
 
 
-@lru_cache(maxsize=1)
 def deployed_detector_defaults() -> dict[str, Any]:
-    """The detector section of config/video.yaml: the CLI and the ROS graph share one set of defaults."""
-    try:
-        return params_for([load_param_file(config_dir() / "video.yaml")], "detector")
-    except OSError:
-        return {}
+    """The detector's deployed defaults (config/common.yaml): the CLI and the ROS graph share one set."""
+    return deployed_defaults("detector")
 
 
 def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
-    d = {"weights": "auto", "model": ModelSpec.name, "precision": "fp32", "device": "auto", "threads": 0,
-         "proposals": ModelSpec.proposals, "score_threshold": ModelSpec.score_threshold}  # fmt: skip
-    d.update({k: v for k, v in deployed_detector_defaults().items() if k in d})
-    g = parser.add_argument_group("detector (defaults from config/video.yaml)")
+    d = deployed_detector_defaults()
+    g = parser.add_argument_group("detector (defaults from config/common.yaml)")
     g.add_argument(
         "--weights", default=d["weights"], help=f"auto | DEFAULT | none | /path/to/checkpoint.pth ({d['weights']})"
     )

@@ -1,9 +1,13 @@
 """`ros-detect launch video|webcam`: the launch files' graph from the rclpy wheels, without ros2 launch.
 
-Reads the same config/<mode>.yaml as launch/<mode>.launch.py and starts the same nodes, either as one
-process per node (default, like ros2 launch: measured faster, see README "ROS 2 graph") or all in this
-process on one MultiThreadedExecutor (`--processes one`). With -o OUTDIR it also writes the
-four files of `ros-detect video` from the graph's topics.
+Runs the plan launch/<mode>.launch.py runs (ros_detect/graph/plan.py: same nodes, same parameter files,
+same meaning of a node's exit), either as one process per node (default, like ros2 launch: measured
+faster, see README "ROS 2 graph") or all in this process on one MultiThreadedExecutor (`--processes one`).
+With -o OUTDIR it also writes the four files of `ros-detect video` from the graph's topics.
+
+Order matters for complete results: the sinks start first and the source only once this launcher's
+subscriptions and every bridge are matched, so nothing published is missed; on a stop the nodes go in
+graph order (source, detector, main_person, bridges) and main_person answers every detection first.
 """
 
 from __future__ import annotations
@@ -25,16 +29,17 @@ from typing import Any
 
 from ros_detect.commands.common import add_detector_arguments
 from ros_detect.detection.weights import RANDOM_INIT_LABEL
-from ros_detect.errors import ConfigError, InputError
+from ros_detect.errors import ConfigError, InputError, RosDetectError
 from ros_detect.graph.params import dump_param_file, parse_override
 from ros_detect.graph.plan import MODES, GraphSpec, plan_graph
 from ros_detect.media.sources import ASPECT_MODES, VideoSource, source_id
 
 log = logging.getLogger(__name__)
 DETECTOR_OPTIONS = ("weights", "model", "precision", "device", "threads", "proposals", "score_threshold")
-DRAIN_TIMEOUT_S = 10.0
+DRAIN_TIMEOUT_S = 10.0  # longest wait for results still on the wire (end of a video, a stop)
 STOP_TIMEOUT_S = 10.0  # per node process, then SIGKILL
-STOP_SETTLE_S = 0.2
+GRAPH_UP_TIMEOUT_S = 120.0  # sinks up and matched before the source starts (video: wait_for_graph_s)
+PROGRESS_EVERY_S = 15.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--source", dest="source_opt", metavar="INPUT", help="same as INPUT (webcam: --source http://host/stream)"
     )
     parser.add_argument("-o", "--output", help="also write main_person.jsonl, detections.jsonl, annotated.mp4, summary")
-    parser.add_argument("--config", action="append", type=Path, help="parameter file(s) (default config/<mode>.yaml)")
+    parser.add_argument(
+        "--config",
+        action="append",
+        type=Path,
+        help="your parameter file(s), loaded after config/common.yaml and config/<mode>.yaml (later wins)",
+    )
     parser.add_argument("--namespace", default="", help="ROS namespace for every node (moves the whole graph)")
     parser.add_argument(
         "--processes",
@@ -57,10 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-p", "--param", action="append", default=[], metavar="NODE.NAME=VALUE", help="override one parameter"
     )
-    parser.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (0 = run to end)")
+    parser.add_argument(
+        "--duration", type=float, default=0.0, help="stop this many seconds after the source starts (0 = run to end)"
+    )
     parser.add_argument("--aspect", choices=ASPECT_MODES, help="fit to 427x240 by padding, cropping or stretching")
-    parser.add_argument("--start-frame", type=int)
-    parser.add_argument("--stop-frame", type=int)
+    parser.add_argument("--start-frame", type=int, help="video: first frame index")
+    parser.add_argument("--stop-frame", type=int, help="video: stop before this frame index")
     parser.add_argument("--rate", type=float, help="video: 0 = as fast as the detector, 1 = real time")
     parser.add_argument("--loop", action="store_true", help="video: restart at the end (runs until stopped)")
     parser.add_argument("--no-video", action="store_true", help="with -o: skip annotated.mp4")
@@ -110,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
         overrides=_overrides(args),
         namespace=args.namespace,
         bridges={"mqtt": args.mqtt, "foxglove": args.foxglove},
+        recorder_images=bool(args.output) and not args.no_video,
     )
-    source = spec.nodes[0]
+    source = spec.source
     if args.mode == "video" and not source.params.get("input"):
         raise InputError("no input video", "pass one: ros-detect launch video INPUT (or -p video_source.input=...)")
     if args.mode == "video" and args.loop and not args.duration:
@@ -132,12 +145,18 @@ class GraphRunner:
     def __init__(self, spec: GraphSpec, args: argparse.Namespace) -> None:
         self.spec = spec
         self.args = args
-        self.src = spec.nodes[0]
+        self.src = spec.source
         self.recorder = None
         self.meta: Any = None
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.stop_reason = "complete"
         self.param_dir: Path | None = None  # multi-process parameter file (may hold the MQTT password)
+        self.params_file: Path | None = None
+        self.ctx: Any = None
+        self.executor: Any = None
+        self.outputs: Any = None
+        # started nodes in graph order: (spec, node object in this process | node process)
+        self.running: list[tuple[Any, Any]] = []
 
     # -- outputs ------------------------------------------------------------------------------------
     def _make_recorder(self) -> Any:
@@ -235,154 +254,192 @@ class GraphRunner:
         from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
         from rclpy.signals import SignalHandlerOptions
 
-        from ros_detect.nodes.common import (
-            close_node,
-            install_stop_handlers,
-            limit_opencv_threads,
-            raise_if_failed,
-        )
+        from ros_detect.nodes.common import install_stop_handlers, limit_opencv_threads
         from ros_detect.nodes.common_outputs import OutputsNode
 
         limit_opencv_threads()
         self.recorder = self._make_recorder()
-        ctx = Context()
-        # our own Ctrl-C/SIGTERM handling: rclpy's would shut the context down at once, and the recorder
-        # could no longer take in the final stats the node processes send as they stop
+        self.ctx = ctx = Context()
+        # our own Ctrl-C/SIGTERM handling: rclpy's would shut the context down at once, and the graph could
+        # no longer be stopped in order, nor the final results and stats taken in
         rclpy.init(context=ctx, signal_handler_options=SignalHandlerOptions.NO)
         stop = install_stop_handlers(second=_raise_keyboard_interrupt)
-        executor = MultiThreadedExecutor(num_threads=len(self.spec.nodes) + 2, context=ctx)
-        nodes: list[Any] = []
-        outputs = None
-        procs: list[subprocess.Popen] = []
-        detector_node = None
+        self.executor = executor = MultiThreadedExecutor(num_threads=len(self.spec.nodes) + 2, context=ctx)
         t0 = time.perf_counter()
         summary = None
+        failure: RosDetectError | None = None
         try:
-            if self.recorder is not None:
-                reliability = "best_effort" if self.spec.mode == "webcam" else "reliable"
-                outputs = OutputsNode(self.recorder, reliability, namespace=self.spec.namespace, context=ctx)
-                executor.add_node(outputs)
-            if self.args.processes == "one":
-                # sinks first, source last: the source waits for its subscribers anyway
-                for spec in reversed(self.spec.nodes):
-                    node = self._construct(spec, ctx)
-                    nodes.append(node)
-                    executor.add_node(node)
-                    if spec.name == "detector":
-                        detector_node = node
-                source_node = nodes[-1]
-                finished = lambda: source_node.done_future.done() if hasattr(source_node, "done_future") else False  # noqa: E731
-            else:
-                procs = self._spawn()
-                finished = lambda: procs[0].poll() is not None  # noqa: E731
+            reliability = "best_effort" if self.spec.mode == "webcam" else "reliable"
+            self.outputs = OutputsNode(self.recorder, reliability, namespace=self.spec.namespace, context=ctx)
+            executor.add_node(self.outputs)
+            for spec in self.spec.nodes[1:]:  # sinks first: the source starts once they are all listening
+                self._start(spec)
+            self._wait_until_listening(stop)
+            self._start(self.src)
             deadline = time.monotonic() + self.args.duration if self.args.duration > 0 else None
             while ctx.ok() and not stop.is_set():
                 executor.spin_once(timeout_sec=0.1)
-                if finished():
+                if self._check_exits():  # the video source is done: every frame processed
+                    self._drain()
                     break
-                for node in nodes:  # a node's fatal error (the detector's, say) ends the graph with its message
-                    raise_if_failed(node)
-                for spec, proc in zip(self.spec.nodes[1:], procs[1:], strict=False):
-                    if proc.poll() is not None:
-                        raise ConfigError(
-                            f"node {spec.name} exited early (code {proc.returncode})", "see its error above"
-                        )
                 if deadline is not None and time.monotonic() > deadline:
                     self.stop_reason = "complete" if self.spec.mode == "webcam" else "stopped"
                     break
             if stop.is_set() or not ctx.ok():  # Ctrl-C / SIGTERM
                 raise ExternalShutdownException()
-            if procs and procs[0].poll() not in (None, 0):
-                raise ConfigError(f"{self.src.name} exited with code {procs[0].returncode}", "see its error above")
-            self._drain(executor, outputs)
         except (KeyboardInterrupt, ExternalShutdownException):
             # a live graph normally ends with Ctrl-C/SIGTERM; a video stopped early is "interrupted"
             self.stop_reason = "complete" if self.spec.mode == "webcam" else "interrupted"
+        except RosDetectError as exc:  # a node failed (or never came up): stop the rest, then report it
+            self.stop_reason = "error"
+            failure = exc
         finally:
             t_end = time.perf_counter()
             wall = t_end - t0
-            self._stop_procs(procs, executor if outputs is not None and ctx.ok() else None)
+            self._stop_graph()
             if self.param_dir is not None:  # never leave a copy of the parameters (passwords) in /tmp
                 shutil.rmtree(self.param_dir, ignore_errors=True)
             executor.shutdown(timeout_sec=2.0)  # running callbacks finish before their nodes are destroyed
-            if nodes and outputs is not None and hasattr(nodes[-1], "stats"):
-                # the source's counters now, not its last 1 Hz stats message (in one process we can ask)
-                outputs.last_stats[nodes[-1].get_fully_qualified_name()] = nodes[-1].stats.current()
-            for node in nodes:
-                close_node(node)
             if self.recorder is not None:
                 self.recorder.close()
                 if self.recorder.t_first is not None:  # like `ros-detect video`: from the first frame, not start-up
                     wall = t_end - self.recorder.t_first
-                summary = self._summary(outputs, wall, detector_node)
-            if outputs is not None:
-                outputs.destroy_node()
+                summary = self._summary(self.outputs, wall, self._detector_node())
+            if self.outputs is not None:
+                self.outputs.destroy_node()
             if ctx.ok():
                 rclpy.shutdown(context=ctx)
         if summary is not None:
             self._report(summary)
+        if failure is not None:
+            raise failure
         return 130 if self.stop_reason == "interrupted" else 0
 
-    def _construct(self, spec: Any, ctx: Any) -> Any:
+    def _in_process(self) -> bool:
+        return self.args.processes == "one"
+
+    def _detector_node(self) -> Any:
+        return next((node for spec, node in self.running if spec.name == "detector" and self._in_process()), None)
+
+    def _start(self, spec: Any) -> None:
+        if self._in_process():
+            node = self._construct(spec)
+            self.executor.add_node(node)
+            self.running.append((spec, node))
+        else:
+            self.running.append((spec, self._spawn(spec)))
+
+    def _construct(self, spec: Any) -> Any:
         from rclpy.parameter import Parameter
 
         cls = getattr(importlib.import_module(spec.module), spec.class_name)
         overrides = [Parameter(k, value=v) for k, v in spec.params.items()]
-        return cls(namespace=self.spec.namespace or None, parameter_overrides=overrides, context=ctx)
+        return cls(namespace=self.spec.namespace or None, parameter_overrides=overrides, context=self.ctx)
 
-    def _spawn(self) -> list[subprocess.Popen]:
-        tmp = self.param_dir = Path(tempfile.mkdtemp(prefix="ros-detect-launch-"))  # mode 0700
-        params_file = dump_param_file(tmp / "params.yaml", {n.name: n.params for n in self.spec.nodes})
-        procs = []
-        for spec in self.spec.nodes:  # source first: main() exits when it finishes
-            cmd = [sys.executable, "-c", f"import sys; from {spec.module} import main; sys.exit(main())"]
-            cmd += ["--ros-args", "--params-file", str(params_file)]
-            if self.spec.namespace:
-                cmd += ["-r", f"__ns:=/{self.spec.namespace}"]
-            procs.append(subprocess.Popen(cmd, env=os.environ.copy()))
-        return procs
+    def _spawn(self, spec: Any) -> subprocess.Popen:
+        if self.params_file is None:
+            tmp = self.param_dir = Path(tempfile.mkdtemp(prefix="ros-detect-launch-"))  # mode 0700
+            self.params_file = dump_param_file(tmp / "params.yaml", {n.name: n.params for n in self.spec.nodes})
+        cmd = [sys.executable, "-c", f"import sys; from {spec.module} import main; sys.exit(main())"]
+        cmd += ["--ros-args", "--params-file", str(self.params_file)]
+        if self.spec.namespace:
+            cmd += ["-r", f"__ns:=/{self.spec.namespace}"]
+        # its own process group: a Ctrl-C in the terminal reaches this launcher only, which stops the
+        # nodes in graph order (a simultaneous SIGINT would lose the results still in flight)
+        group = {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}
+        return subprocess.Popen(cmd, env=os.environ.copy(), **group)
 
-    def _drain(self, executor: Any, outputs: Any) -> None:
-        """After the source finished, take in the results still on the wire (bounded wait)."""
-        if outputs is None or self.recorder is None:
-            return
-        deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        while time.monotonic() < deadline:
-            stats = outputs.source_stats() or {}
+    def _check_exits(self) -> bool:
+        """True when the graph is done (the video source finished); a node's failure raises ConfigError."""
+        from ros_detect.graph.plan import node_exit_outcome
+        from ros_detect.nodes.common import raise_if_failed
+
+        for spec, node in self.running:
+            if self._in_process():
+                raise_if_failed(node)  # a node's fatal error (the detector's, say) ends the graph with it
+                done = getattr(node, "done_future", None)
+                returncode = 0 if done is not None and done.done() else None
+            else:
+                returncode = node.poll()
+            if returncode is None:
+                continue
+            outcome = node_exit_outcome(self.spec.mode, spec.name, returncode, stopping=False)
+            if outcome.action == "finish":
+                return True
+            if outcome.action == "fail":
+                raise ConfigError(outcome.message, "see its error above")
+        return False
+
+    def _wait_until_listening(self, stop: Any) -> None:
+        """Spin until this launcher's result subscriptions are matched and every bridge listens to the results:
+        only then may the source publish (a message published before a subscription is matched is lost)."""
+        limit = float(self.src.params.get("wait_for_graph_s", GRAPH_UP_TIMEOUT_S))
+        t0 = time.monotonic()
+        last_report = t0
+        bridges = [spec.name for spec in self.spec.nodes if spec.name.endswith("_bridge")]
+        while not stop.is_set():
+            self.executor.spin_once(timeout_sec=0.05)
+            self._check_exits()
+            subscribed = self.outputs.subscribers_of("main_person")
+            missing = self.outputs.unmatched_results() + [b for b in bridges if b not in subscribed]
+            if not missing:
+                return
+            waited = time.monotonic() - t0
+            if waited > limit:
+                raise ConfigError(
+                    f"the graph did not come up in {limit:.0f} s: still waiting for {missing}",
+                    "see the nodes' output above (a detector builds its model first: raise "
+                    "video_source.wait_for_graph_s on a slow machine)",
+                )
+            if time.monotonic() - last_report > PROGRESS_EVERY_S:
+                last_report = time.monotonic()
+                print(f"waiting for {missing} ({waited:.0f} s; the detector loads its model first)", flush=True)
+
+    def _drain(self) -> None:
+        """After the video source finished, take in the results still on the wire (bounded wait)."""
+
+        def all_back() -> bool:
+            stats = self.outputs.source_stats() or {}  # the source's final stats say how many it published
             published = int(stats.get("counters", {}).get("published", -1))
-            if stats.get("state") == "finished" and self.recorder.main_person_received >= published:
-                return
-            if self.spec.mode == "webcam" or self.stop_reason != "complete":
-                end = time.monotonic() + 1.0
-                while time.monotonic() < end:
-                    executor.spin_once(timeout_sec=0.05)
-                return
-            executor.spin_once(timeout_sec=0.05)
+            return stats.get("state") == "finished" and self.outputs.main_person >= published
 
-    @staticmethod
-    def _stop_procs(procs: list[subprocess.Popen], executor: Any = None) -> None:
-        """Stop the node processes one by one in graph order (source first), taking in what they still send.
+        self._spin_until(all_back)
 
-        A frame already in the detector then still reaches main_person and the recorder, so the counts of
-        `detections` and `main_person` messages agree; each node sends its final stats on the way out.
+    def _spin_until(self, done: Any, timeout_s: float = DRAIN_TIMEOUT_S) -> bool:
+        end = time.monotonic() + timeout_s
+        while not done():
+            if time.monotonic() > end or not self.ctx.ok():
+                return False
+            self.executor.spin_once(timeout_sec=0.05)
+        return True
+
+    def _stop_graph(self) -> None:
+        """Stop the nodes in graph order (source first), taking in what each still sends.
+
+        A frame already in the detector is finished and published when it stops; main_person answers every
+        detection before it is stopped, so the recorded `detections` and `main_person` counts agree; each
+        node sends its final stats on the way out.
         """
+        for spec, node in self.running:
+            self._stop_node(node)
+            if spec.name == "detector" and self.ctx.ok():
+                self._spin_until(lambda: self.outputs.main_person >= self.outputs.detections)
 
-        def wait(seconds: float, until: Any = lambda: False) -> None:
-            end = time.monotonic() + seconds
-            while time.monotonic() < end and not until():
-                if executor is not None:
-                    executor.spin_once(timeout_sec=0.05)
-                else:
-                    time.sleep(0.05)
+    def _stop_node(self, node: Any) -> None:
+        from ros_detect.nodes.common import close_node
 
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                wait(STOP_TIMEOUT_S, until=lambda p=proc: p.poll() is not None)
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            wait(STOP_SETTLE_S)  # its last messages reach the next node before that one is stopped
+        if self._in_process():
+            if self.ctx.ok() and hasattr(node, "stats"):
+                # the node's counters now, not its last 1 Hz stats message (in one process we can ask)
+                self.outputs.last_stats[node.get_fully_qualified_name()] = node.stats.current()
+            self.executor.remove_node(node)
+            close_node(node)  # the detector finishes (and publishes) the frame in inference
+            return
+        if node.poll() is None:
+            node.send_signal(signal.SIGINT)
+            if not self._spin_until(lambda: node.poll() is not None, STOP_TIMEOUT_S):
+                node.kill()
+                node.wait()
 
     def _report(self, summary: dict[str, Any]) -> None:
         g = summary["graph"]

@@ -3,8 +3,12 @@
 A file maps node-name keys to `{ros__parameters: {...}}`. Keys are fully qualified node names with
 optional wildcards: `*` matches one name token, `**` any number of them (`/**` = every node,
 `/**/detector` = a detector in any namespace). A key without a leading slash is taken as relative to the
-root (rcl's rule). Nested dicts flatten to dotted names (`qos.depth`). Later matches win: files in order,
-and within a file, more specific sections are applied after `/**`, as ros2 launch users expect.
+root (rcl's rule). Nested dicts flatten to dotted names (`qos.depth`).
+
+Precedence as rcl/rclpy apply it (checked against rclpy): all files are merged key by key, a later file's
+value replacing an earlier one under the same key; then the keys that match the node are applied in the
+order each key first appeared. So a `/**` section seen first (in config/common.yaml, say) is applied
+before a node's own section even when a later file sets it again; a new, specific key in a later file wins.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ def load_param_file(path: Path | str) -> dict[str, dict[str, Any]]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"parameter file {path} is not valid YAML: {exc}", "fix the YAML syntax") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"parameter file {path} must map node names to sections", "see config/video.yaml")
+        raise ConfigError(f"parameter file {path} must map node names to sections", "see config/common.yaml")
     out: dict[str, dict[str, Any]] = {}
     for key, section in data.items():
         for node_key, params in _sections(str(key), section, path):
@@ -79,18 +83,17 @@ def node_matches(key: str, fqn: str) -> bool:
     return bool(_key_regex(key).match(fqn))
 
 
-def _specificity(key: str) -> tuple[int, int]:
-    return (0 if "**" in key or "*" in key else 1, len(key.strip("/").split("/")))
-
-
 def params_for(files: list[dict[str, dict[str, Any]]], node_name: str, namespace: str = "") -> dict[str, Any]:
-    """The merged parameters a node `namespace/node_name` gets from loaded files (later files win)."""
+    """The merged parameters a node `namespace/node_name` gets from loaded files, in rcl's order."""
     fqn = fully_qualified(node_name, namespace)
-    merged: dict[str, Any] = {}
+    by_key: dict[str, dict[str, Any]] = {}  # insertion order = the order keys first appear
     for sections in files:
-        for key in sorted(sections, key=_specificity):
-            if node_matches(key, fqn):
-                merged.update(sections[key])
+        for key, params in sections.items():
+            by_key.setdefault(key if key.startswith("/") else "/" + key, {}).update(params)
+    merged: dict[str, Any] = {}
+    for key, params in by_key.items():
+        if node_matches(key, fqn):
+            merged.update(params)
     return merged
 
 

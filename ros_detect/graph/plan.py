@@ -1,7 +1,14 @@
-"""What `ros-detect launch` starts: the nodes of a mode, their merged parameters, the optional bridges.
+"""The graph both launchers start: `ros2 launch ros_detect <mode>.launch.py` and `ros-detect launch <mode>`.
 
-Pure planning (no rclpy), mirroring launch/video.launch.py and launch/webcam.launch.py: parameters come
-from config/<mode>.yaml (or --config files, later ones win), then launch-argument style overrides.
+Pure (no rclpy, no `launch`): the node list, where every default lives, the launch arguments, and what a
+node's exit means. ros_detect/graph/ros_launch.py turns this into a launch description; the in-process
+launcher (ros_detect/commands/launch.py) runs the same plan with the rclpy wheels.
+
+Defaults have one home, config/: config/common.yaml holds what both graphs share (detector, main_person,
+bridges), config/video.yaml and config/webcam.yaml what each graph adds (its source; webcam: a latest-wins
+detector). A node declares these values as its parameter defaults (`with_deployed_defaults`), so a bare
+`ros2 run ros_detect detector` runs what the launch files deploy. A user's file (`config:=` /
+`--config`) is loaded after the shipped ones, and a launch argument is applied only when it is given.
 """
 
 from __future__ import annotations
@@ -9,16 +16,17 @@ from __future__ import annotations
 import importlib.util
 import logging
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ros_detect.errors import ConfigError
+from ros_detect.errors import ConfigError, article
 from ros_detect.graph.params import load_param_file, params_for
 from ros_detect.paths import config_dir
 
 log = logging.getLogger(__name__)
 
-# node name -> (module, class); the module's name is also the console_scripts executable
+# The one node list. Node name = console_scripts executable = module name; setup.py reads this literal.
 NODES: dict[str, tuple[str, str]] = {
     "video_source": ("ros_detect.nodes.video_source", "VideoSourceNode"),
     "camera_source": ("ros_detect.nodes.camera_source", "CameraSourceNode"),
@@ -28,6 +36,9 @@ NODES: dict[str, tuple[str, str]] = {
     "foxglove_bridge": ("ros_detect.nodes.foxglove_bridge", "FoxgloveBridgeNode"),
 }
 BRIDGES = {"mqtt": "mqtt_bridge", "foxglove": "foxglove_bridge"}
+COMMON_CONFIG = "common.yaml"
+# subscribers of `image` that must be matched before video_source publishes its first frame
+IMAGE_CONSUMERS = ("detector", "foxglove_bridge")
 
 
 @dataclass(frozen=True)
@@ -35,12 +46,215 @@ class Mode:
     source: str
     config: str
     bridges: dict[str, bool]  # default on/off per bridge
+    input_help: str
 
 
 MODES: dict[str, Mode] = {
-    "video": Mode("video_source", "video.yaml", {"mqtt": False, "foxglove": True}),
-    "webcam": Mode("camera_source", "webcam.yaml", {"mqtt": True, "foxglove": True}),
+    "video": Mode(
+        "video_source", "video.yaml", {"mqtt": False, "foxglove": True}, "video file to process (every frame)"
+    ),
+    "webcam": Mode(
+        "camera_source",
+        "webcam.yaml",
+        {"mqtt": True, "foxglove": True},
+        "camera index (0), /dev/videoN, or stream URL (http://, rtsp://)",
+    ),
 }
+
+
+def console_scripts() -> list[str]:
+    return [f"{name} = {module}:main" for name, (module, _) in NODES.items()]
+
+
+# -- defaults -------------------------------------------------------------------------------------------
+
+
+def shipped_config_files(mode: str) -> list[Path]:
+    """The parameter files a graph of `mode` loads before the user's own."""
+    return [config_dir() / COMMON_CONFIG, config_dir() / MODES[mode].config]
+
+
+def deployed_defaults(node: str) -> dict[str, Any]:
+    """What `node` runs with when nothing else is given: its sections in config/common.yaml and, for a
+    source, in its graph's file. Never the webcam graph's detector settings: those are that graph's choice."""
+    return dict(_deployed_defaults(node))
+
+
+@cache
+def _deployed_defaults(node: str) -> dict[str, Any]:
+    files = [config_dir() / COMMON_CONFIG] + [config_dir() / m.config for m in MODES.values() if m.source == node]
+    return params_for([load_param_file(f) for f in files], node)
+
+
+def with_deployed_defaults(node: str, spec: dict[str, tuple[Any, str]]) -> dict[str, tuple[Any, str]]:
+    """A node's parameter spec (name -> (default, description)) with the defaults config/ deploys.
+
+    The node module gives each parameter its type (the type of its value there) and description; config/
+    gives the value. A deployed value of another type, or for a parameter the node does not declare, is an
+    error in the shipped files.
+    """
+    out = dict(spec)
+    for name, value in deployed_defaults(node).items():
+        if name not in spec:
+            raise ConfigError(
+                f"config/ sets {node}.{name}, which {node} does not declare", f"remove or rename '{name}' there"
+            )
+        default, description = spec[name]
+        if not same_parameter_type(value, default):
+            raise ConfigError(
+                f"config/ sets {node}.{name} = {value!r}, {article(type(value).__name__)} instead of "
+                f"{article(type(default).__name__)}",
+                f"write it like {default!r}",
+            )
+        out[name] = (float(value) if isinstance(default, float) else value, description)
+    return out
+
+
+def same_parameter_type(value: Any, default: Any) -> bool:
+    """Whether rclpy would accept `value` for a parameter declared with `default` (ints pass for floats
+    here only: a parameter *file* must spell a double with a dot, see test_launch_files)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return type(value) is type(default)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, list):
+        return isinstance(value, list) and all(same_parameter_type(v, default[0]) for v in value)
+    return type(value) is type(default)
+
+
+# -- launch arguments -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaunchArgument:
+    """One `name:=value` of a launch file. Those feeding a parameter default to '' (not given): the
+    parameter files decide, and a value given overrides them."""
+
+    name: str
+    description: str
+    node: str = ""  # the node whose parameter it sets ("" = a graph-level argument)
+    param: str = ""
+    default: str = ""
+
+    @property
+    def value_type(self) -> type:
+        """The declared type of the parameter it feeds (the type of its deployed default)."""
+        return type(deployed_defaults(self.node)[self.param])
+
+
+def launch_arguments(mode: str) -> list[LaunchArgument]:
+    m = MODES[mode]
+
+    def param(name: str, node: str, param: str, help_text: str) -> LaunchArgument:
+        deployed = deployed_defaults(node)[param]
+        return LaunchArgument(name, f"{help_text}; unset: from the parameter files ({deployed!r})", node, param)
+
+    args = [
+        param("input", m.source, "input", m.input_help),
+        LaunchArgument(
+            "config",
+            f"your parameter file, loaded after config/{COMMON_CONFIG} and config/{m.config} (only what you change)",
+        ),
+        param("model", "detector", "model", "detector model"),
+        param("precision", "detector", "precision", "precision scheme"),
+        param("weights", "detector", "weights", "auto | DEFAULT | none | /path/to/checkpoint.pth"),
+    ]
+    if mode == "video":
+        args.append(param("rate", "video_source", "rate", "0 = as fast as the detector allows, 1 = real time"))
+    args.append(LaunchArgument("namespace", "namespace of the whole graph"))
+    for bridge, on in m.bridges.items():
+        args.append(LaunchArgument(bridge, f"start {BRIDGES[bridge]} (true/false)", default=str(on).lower()))
+    return args
+
+
+def parse_bool(name: str, text: str) -> bool:
+    """A boolean launch argument, accepted like launch's IfCondition does (true/false/1/0)."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise ConfigError(f"launch argument {name}:={text!r} is not a boolean", f"write {name}:=true or {name}:=false")
+
+
+@dataclass
+class LaunchPlan:
+    """What a launch file starts for the arguments given (strings, as `ros2 launch` passes them)."""
+
+    mode: str
+    namespace: str
+    nodes: list[str]
+    config_files: list[Path]
+    given: dict[str, dict[str, LaunchArgument]]  # node -> {parameter: the argument that sets it}
+    computed: dict[str, dict[str, Any]]  # node -> {parameter: value} the plan sets (not user-facing)
+
+
+def plan_launch(mode: str, values: dict[str, str]) -> LaunchPlan:
+    args = launch_arguments(mode)
+    user = values.get("config", "").strip()
+    files = shipped_config_files(mode)
+    if user:
+        load_param_file(user)  # a missing or broken file is an error now, not a warning nobody reads
+        files.append(Path(user))
+    bridges = {b: parse_bool(b, values.get(b, str(on).lower())) for b, on in MODES[mode].bridges.items()}
+    nodes = graph_nodes(mode, bridges)
+    given: dict[str, dict[str, LaunchArgument]] = {}
+    for arg in args:
+        if arg.node and values.get(arg.name, "") != "":
+            given.setdefault(arg.node, {})[arg.param] = arg
+    return LaunchPlan(mode, values.get("namespace", "").strip("/"), nodes, files, given, computed_parameters(nodes))
+
+
+def graph_nodes(mode: str, bridges: dict[str, bool | None] | None = None) -> list[str]:
+    """Source, detector, main_person, then the bridges that are on (None = the mode's default)."""
+    m = MODES[mode]
+    names = [m.source, "detector", "main_person"]
+    for bridge, default_on in m.bridges.items():
+        wanted = (bridges or {}).get(bridge)
+        if default_on if wanted is None else wanted:
+            names.append(BRIDGES[bridge])
+    return names
+
+
+def computed_parameters(nodes: list[str], recorder_images: bool = False) -> dict[str, dict[str, Any]]:
+    """Parameters that follow from the graph itself: video_source holds its first frame until every image
+    consumer started with it (the detector, the Foxglove bridge, the -o recorder) is matched."""
+    if "video_source" not in nodes:
+        return {}
+    consumers = sum(name in IMAGE_CONSUMERS for name in nodes) + int(recorder_images)
+    return {"video_source": {"min_image_subscribers": consumers}}
+
+
+# -- a node's exit ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExitOutcome:
+    action: str  # ignore | finish (the graph is done: stop it, success) | fail (stop it, non-zero exit)
+    message: str = ""
+
+
+def node_exit_outcome(mode: str, node: str, returncode: int | None, stopping: bool) -> ExitOutcome:
+    """What a node process exiting means for the whole graph, in both launchers.
+
+    Only the video source may end the graph successfully (exit 0: every frame processed). Any other exit
+    while the graph runs (a bad parameter, a crash, a node stopped from outside) ends the graph with an
+    error: the other nodes would otherwise keep running without it. Exits while stopping are expected.
+    """
+    if stopping:
+        return ExitOutcome("ignore")
+    if returncode == 0 and mode == "video" and node == MODES[mode].source:
+        return ExitOutcome("finish", f"{node} finished: every frame processed; shutting down")
+    if returncode == 0:
+        why = "stopped (exit code 0) while the graph was running"
+    elif returncode is not None and returncode < 0:
+        why = f"was killed by signal {-returncode}"
+    else:
+        why = f"failed with exit code {returncode}"
+    return ExitOutcome("fail", f"node {node} {why}")
+
+
+# -- the in-process launcher's view ------------------------------------------------------------------------
 
 
 @dataclass
@@ -62,16 +276,16 @@ class GraphSpec:
     def node(self, name: str) -> NodeSpec | None:
         return next((n for n in self.nodes if n.name == name), None)
 
+    @property
+    def source(self) -> NodeSpec:
+        return self.nodes[0]
+
 
 def module_available(module: str) -> bool:
     try:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-
-def default_config(mode: str) -> Path:
-    return config_dir() / MODES[mode].config
 
 
 def plan_graph(
@@ -81,12 +295,13 @@ def plan_graph(
     overrides: dict[str, dict[str, Any]] | None = None,
     namespace: str = "",
     bridges: dict[str, bool | None] | None = None,
+    recorder_images: bool = False,
 ) -> GraphSpec:
-    """Nodes of `mode` with their parameters; overrides: {node name or '' (all nodes): {param: value}}."""
+    """Nodes of `mode` with their merged parameters: every node's deployed defaults, the shipped files, the
+    user's files (`config_files`, later wins), then overrides {node name or '' (all nodes): {param: value}}."""
     if mode not in MODES:
         raise ConfigError(f"unknown launch mode {mode!r}", f"choose one of: {', '.join(MODES)}")
-    m = MODES[mode]
-    files = [Path(f) for f in (config_files or [default_config(mode)])]
+    files = shipped_config_files(mode) + [Path(f) for f in config_files or []]
     loaded = [load_param_file(f) for f in files]
     overrides = overrides or {}
     unknown = set(overrides) - set(NODES) - {""}
@@ -94,22 +309,19 @@ def plan_graph(
         raise ConfigError(
             f"parameter override for unknown node(s) {sorted(unknown)}", f"use one of: {', '.join(NODES)}"
         )
-    names = [m.source, "detector", "main_person"]
+    names: list[str] = []
     skipped: list[str] = []
-    for bridge, default_on in m.bridges.items():
-        wanted = (bridges or {}).get(bridge)
-        if not (default_on if wanted is None else wanted):
-            continue
-        node_name = BRIDGES[bridge]
-        if module_available(NODES[node_name][0]):
-            names.append(node_name)
-        else:
-            msg = f"{node_name} requested but {NODES[node_name][0]} is not installed: starting without it"
+    for name in graph_nodes(mode, bridges):
+        if name in BRIDGES.values() and not module_available(NODES[name][0]):
+            msg = f"{name} requested but {NODES[name][0]} is not installed: starting without it"
             log.warning(msg)
             skipped.append(msg)
+        else:
+            names.append(name)
+    computed = computed_parameters(names, recorder_images)
     nodes = []
     for name in names:
-        params = params_for(loaded, name, namespace)
+        params = deployed_defaults(name) | params_for(loaded, name, namespace) | computed.get(name, {})
         params.update(overrides.get("", {}))
         params.update(overrides.get(name, {}))
         module, cls = NODES[name]

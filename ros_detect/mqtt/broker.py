@@ -84,6 +84,7 @@ class LocalBroker:
     workdir: Path
     log_path: Path
     _log_file: object = field(default=None, repr=False)
+    owns_workdir: bool = True  # a temporary directory this program made: removed on stop
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -98,6 +99,8 @@ class LocalBroker:
                 self.process.wait(timeout=timeout_s)
         if self._log_file is not None:
             self._log_file.close()  # type: ignore[attr-defined]
+        if self.owns_workdir:  # its config and log: nothing of a stopped broker stays in /tmp
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_tail(self, lines: int = 5) -> str:
         try:
@@ -106,14 +109,16 @@ class LocalBroker:
             return ""
 
 
-def _spawn(kind: str, cmd: list[str], host: str, port: int, workdir: Path, wait_s: float) -> LocalBroker:
+def _spawn(
+    kind: str, cmd: list[str], host: str, port: int, workdir: Path, wait_s: float, owns_workdir: bool = True
+) -> LocalBroker:
     log_path = workdir / f"{kind}.log"
     log_file = open(log_path, "ab")  # closed in LocalBroker.stop
     # Own session: a Ctrl-C meant for the bridge does not take the broker down before `offline` is sent.
     process = subprocess.Popen(
         cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file, start_new_session=True, cwd=workdir
     )
-    broker = LocalBroker(kind, host, port, process, workdir, log_path, log_file)
+    broker = LocalBroker(kind, host, port, process, workdir, log_path, log_file, owns_workdir)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if port_open(host, port, 0.2):
@@ -121,9 +126,10 @@ def _spawn(kind: str, cmd: list[str], host: str, port: int, workdir: Path, wait_
         if not broker.alive():
             break
         time.sleep(0.05)
+    tail = broker.log_tail()  # before stop() removes the log
     broker.stop()
     raise ConfigError(
-        f"the {kind} broker did not start on {host}:{port}: {broker.log_tail() or 'no output'}",
+        f"the {kind} broker did not start on {host}:{port}: {tail or 'no output'}",
         "free the port, or set mqtt_bridge autostart_broker:=none and run a broker yourself",
     )
 
@@ -134,10 +140,11 @@ def start_mosquitto(
     binary = mosquitto_path()
     if binary is None:
         raise ConfigError("mosquitto is not installed", "apt-get install mosquitto (or use the embedded broker)")
+    owns_workdir = workdir is None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="ros_detect_mosquitto_"))
     conf = workdir / "mosquitto.conf"
     conf.write_text(mosquitto_conf(port, host, extra))
-    return _spawn("mosquitto", [binary, "-c", str(conf)], host, port, workdir, wait_s)
+    return _spawn("mosquitto", [binary, "-c", str(conf)], host, port, workdir, wait_s, owns_workdir)
 
 
 def start_embedded(port: int, host: str = "127.0.0.1", wait_s: float = 15.0) -> LocalBroker:

@@ -18,6 +18,7 @@ from std_msgs.msg import String
 
 from ros_detect.errors import RosDetectError
 from ros_detect.graph.flow import frame_info_doc
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.media.sources import ASPECT_MODES, OUTPUT_SIZE, VideoSource, source_id
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
@@ -46,6 +47,7 @@ PARAMS = {
     "image_depth": (1, "publisher history depth (1 = latest wins)"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 
 
 class CameraSourceNode(Node):

@@ -21,7 +21,7 @@ from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import String
 
 from ros_detect import schema
-from ros_detect.errors import ConfigError, RosDetectError, print_problem
+from ros_detect.errors import ConfigError, RosDetectError, article, print_problem
 from ros_detect.graph.stats import StatsWindow
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,10 @@ def declare_parameters(node: Node, spec: ParamSpec) -> dict[str, Any]:
         except ParameterException as exc:  # e.g. `-p proposals:=abc`: rclpy raises, a user needs problem + fix
             detail = str(exc).splitlines()[0]
             if any(word in name for word in SECRET_WORDS):  # rclpy's message quotes the value: never print a secret
-                detail = f"expected a {type(default).__name__}; value not shown"
+                detail = f"expected {article(type(default).__name__)}; value not shown"
             raise ConfigError(
                 f"{node.get_name()}: parameter '{name}' has the wrong type or value ({detail})",
-                f"give '{name}' a {type(default).__name__} value like its default {default!r} "
+                f"give '{name}' {article(type(default).__name__)} value like its default {default!r} "
                 f"(-p {name}:={_ros_literal(default)} or the parameter file)",
             ) from None
         value = node.get_parameter(name).value

@@ -23,6 +23,7 @@ from ros_detect.detection.detector import Detector, DetectorConfig, freeze_heap
 from ros_detect.detection.models import REFERENCE_MODEL, ModelSpec
 from ros_detect.errors import RosDetectError
 from ros_detect.graph.flow import FrameInfoTracker
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     StatsPublisher,
@@ -57,6 +58,7 @@ PARAMS = {
     "image_depth": (10, "image subscription depth (>= source max_in_flight in video mode; 1 = latest wins)"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 
 
 class DetectorNode(Node):

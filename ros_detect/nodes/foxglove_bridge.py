@@ -16,6 +16,7 @@ from std_msgs.msg import String
 
 from ros_detect.foxglove.relay import FoxgloveRelay, RelayConfig
 from ros_detect.foxglove.web import WebPageServer
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     ParamSpec,
@@ -43,6 +44,7 @@ PARAMS: ParamSpec = {
     "client_backlog": (64, "messages buffered per WebSocket client before its oldest are dropped"),
     "doc_depth": (50, "QoS depth of the detections/main_person/stats subscriptions (reliable)"),
 }
+PARAMS = with_deployed_defaults("foxglove_bridge", PARAMS)  # values from config/; types, meaning here
 
 
 class FoxgloveBridgeNode(Node):

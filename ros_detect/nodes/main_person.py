@@ -7,6 +7,7 @@ from typing import Any
 
 from rclpy.node import Node
 
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     StatsPublisher,
@@ -38,6 +39,7 @@ PARAMS = {
     "depth": (10, "subscription/publisher depth (reliable)"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 STAGES = ("decode", "preprocess", "inference", "postprocess", "wait")
 
 

@@ -18,6 +18,7 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from ros_detect.errors import ConfigError, RosDetectError
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.graph.stats import StatsWindow
 from ros_detect.mqtt.broker import LocalBroker, ensure_local_broker
 from ros_detect.mqtt.client import MqttPublisher
@@ -72,6 +73,7 @@ PARAMS: ParamSpec = {
     "depth": (100, "QoS depth of the subscriptions (reliable); covers bursts while the executor is busy"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 
 
 class MqttBridgeNode(Node):
@@ -81,7 +83,7 @@ class MqttBridgeNode(Node):
             p = declare_parameters(self, PARAMS)
         except (InvalidParameterTypeException, InvalidParameterValueException) as exc:
             raise ConfigError(
-                f"mqtt_bridge: {exc}", "give the parameter the type shown in config/webcam.yaml"
+                f"mqtt_bridge: {exc}", "give the parameter the type shown in config/common.yaml"
             ) from None
         self.params = p
         self.config = from_mapping(p)

@@ -15,8 +15,9 @@ from rclpy.task import Future
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ros_detect.errors import InputError
+from ros_detect.errors import ConfigError, InputError
 from ros_detect.graph.flow import InFlightWindow, Pacer, frame_info_doc
+from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.media.sources import ASPECT_MODES, OUTPUT_SIZE, Frame, VideoSource, source_id
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
@@ -44,6 +45,7 @@ PARAMS = {
     "result_timeout_s": (60.0, "a result missing this long is counted lost and its slot freed (0 = wait forever)"),
     "exit_on_end": (True, "finish once the last frame's result came back"),
     "wait_for_graph_s": (120.0, "wait this long for a subscriber on image and a publisher on result_topic"),
+    "min_image_subscribers": (1, "first frame once this many image subscriptions are matched (launchers set it)"),
     "image_topic": ("image", "output sensor_msgs/Image topic"),
     "frame_info_topic": ("frame_info", "per-frame seq and media time (std_msgs/String JSON)"),
     "result_topic": ("main_person", "results counted to keep max_in_flight (ros_detect_interfaces/MainPerson)"),
@@ -51,6 +53,7 @@ PARAMS = {
     "image_depth": (10, "publisher history depth; must be >= max_in_flight"),
     **COMMON_PARAMS,
 }
+PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
 
 
 class VideoSourceNode(Node):
@@ -127,6 +130,8 @@ class VideoSourceNode(Node):
         """
         if self.count_publishers(self.result_sub.topic_name) < 1:
             return False
+        if self.image_pub.get_subscription_count() < self.params["min_image_subscribers"]:
+            return False  # a consumer started with the graph (bridge, recorder) would miss the first frames
         return bool(_nodes_on(self, self.image_pub.topic_name) & _nodes_on(self, self.info_pub.topic_name))
 
     def _tick(self) -> None:
@@ -134,10 +139,15 @@ class VideoSourceNode(Node):
             if not self._graph_ready():
                 waited = time.monotonic() - self.t_created
                 if waited > self.params["wait_for_graph_s"]:
-                    self.get_logger().error(
-                        f"no detector/main_person after {waited:.0f} s (image subscribers: "
-                        f"{self.image_pub.get_subscription_count()}, a detector subscribes to both "
-                        f"'{self.image_pub.topic_name}' and '{self.info_pub.topic_name}'); giving up"
+                    # an error, not "finished": the launch must fail, not report every frame processed
+                    self.done_future.set_exception(
+                        ConfigError(
+                            f"video_source: no detector/main_person after {waited:.0f} s (image subscriptions "
+                            f"matched: {self.image_pub.get_subscription_count()} of "
+                            f"{self.params['min_image_subscribers']}; a detector subscribes to both "
+                            f"'{self.image_pub.topic_name}' and '{self.info_pub.topic_name}')",
+                            "start detector and main_person with it (the launch files do), or raise wait_for_graph_s",
+                        )
                     )
                     self._finish()
                 return

@@ -1,7 +1,10 @@
 """The four output files of `ros-detect video`, written from the node graph's topics (`launch -o OUTDIR`).
 
-Images, detections and main-person documents arrive on separate topics; they are joined on the
-capture stamp. Buffers are bounded (a frame whose other parts never arrive is given up, and counted).
+Images, detections and main-person documents arrive on separate topics, in any order; they are joined on
+the capture stamp. A frame is drawn once its main-person document, its image and its detections are all
+there, in the order of the main-person documents (the video's frame order). Buffers are bounded: a frame
+whose other parts never arrive is given up (drawn with what is there, or counted when its image is missing);
+close() draws what is still waiting.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class GraphRecorder:
         self.buffer = buffer
         self.images: OrderedDict[int, np.ndarray] = OrderedDict()
         self.dets: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self.pending: OrderedDict[int, dict[str, Any]] = OrderedDict()  # main-person docs waiting to be drawn
+        self.last_image_stamp = self.last_det_stamp = -1
         self.stage_ms: dict[str, list[float]] = {k: [] for k in (*STAGES, "main_person", "total")}
         self.present = 0
         self.frames_without_image = 0
@@ -60,6 +65,8 @@ class GraphRecorder:
         self.images_received += 1
         if self.video is not None:
             self._bounded_put(self.images, stamp_ns, np.array(image))  # copy: the message buffer is reused
+            self.last_image_stamp = max(self.last_image_stamp, stamp_ns)
+            self._draw_ready()
 
     def on_detections(self, doc: dict[str, Any]) -> None:
         self._started()
@@ -72,6 +79,9 @@ class GraphRecorder:
             if key in doc.get("timing_ms", {}):
                 self.stage_ms[key].append(float(doc["timing_ms"][key]))
         self._bounded_put(self.dets, stamp_to_ns(doc["stamp"]), doc)
+        self.last_det_stamp = max(self.last_det_stamp, stamp_to_ns(doc["stamp"]))
+        if self.video is not None:
+            self._draw_ready()
 
     def on_main_person(self, doc: dict[str, Any]) -> None:
         self.main_writer.write(doc)
@@ -84,22 +94,36 @@ class GraphRecorder:
                 self.stage_ms["main_person"].append(
                     float(latency["capture_to_main_person"]) - float(latency["capture_to_detection"])
                 )
-        stamp = stamp_to_ns(doc["stamp"])
-        det_doc = self.dets.pop(stamp, None)
-        if self.video is None:
-            return
-        image = self.images.pop(stamp, None)
-        if image is None:
-            self.frames_without_image += 1
-            return
-        detections = [Detection.from_dict(d) for d in det_doc["detections"]] if det_doc else []
-        banner = UNTRAINED_BANNER if (det_doc or {}).get("weights") == RANDOM_INIT_LABEL else None
-        self.video.write(annotate(image, detections, doc, banner))
+        if self.video is not None:
+            self.pending[stamp_to_ns(doc["stamp"])] = doc
+            self._draw_ready()
+        else:
+            self.dets.pop(stamp_to_ns(doc["stamp"]), None)
+
+    def _draw_ready(self, final: bool = False) -> None:
+        """Draw waiting frames in order while their parts are there; give up the oldest beyond the bound."""
+        while self.pending:
+            stamp, doc = next(iter(self.pending.items()))
+            # each stream comes in stamp order from one publisher: a newer stamp there means this one is lost
+            image_known = stamp in self.images or self.last_image_stamp > stamp
+            det_known = stamp in self.dets or self.last_det_stamp > stamp
+            if not ((image_known and det_known) or final or len(self.pending) > self.buffer):
+                return
+            del self.pending[stamp]
+            image, det_doc = self.images.pop(stamp, None), self.dets.pop(stamp, None)
+            if image is None:
+                self.frames_without_image += 1
+                continue
+            detections = [Detection.from_dict(d) for d in det_doc["detections"]] if det_doc else []
+            banner = UNTRAINED_BANNER if (det_doc or {}).get("weights") == RANDOM_INIT_LABEL else None
+            self.video.write(annotate(image, detections, doc, banner))
 
     def files(self) -> list[str]:
         return ["main_person.jsonl", "detections.jsonl", *(["annotated.mp4"] if self.video else []), "summary.json"]
 
     def close(self) -> None:
+        if self.video is not None:
+            self._draw_ready(final=True)
         self.det_writer.close()
         self.main_writer.close()
         if self.video is not None:
