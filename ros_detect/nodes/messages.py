@@ -19,6 +19,8 @@ from ros_detect.errors import ConfigError
 try:
     from ros_detect_interfaces.msg import Detection, Detections, MainPerson, StageTime
 except ImportError as exc:  # every node and command that touches results comes through here
+    if not (exc.name or "").startswith("ros_detect_interfaces"):
+        raise  # ROS itself is missing (rclpy, std_msgs): the CLI names the extra for that
     raise ConfigError(
         "the ROS message package ros_detect_interfaces is not installed",
         "build it into the venv with scripts/build_interfaces.sh (make setup does), or colcon build (docs/messages.md)",
