@@ -98,6 +98,7 @@ def test_bag_roundtrip_both_storages(tmp_path: Path) -> None:
         assert images[1].data.tobytes() == resize_to_output(render_frame(1)).tobytes()
 
 
+@pytest.mark.unit
 def test_bag_writer_refuses_to_overwrite(tmp_path: Path) -> None:
     from ros_detect.errors import OutputError
 

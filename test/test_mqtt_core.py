@@ -13,6 +13,8 @@ from ros_detect.mqtt.buffer import Backoff, OutBuffer, Outgoing, RateLimiter
 from ros_detect.mqtt.config import AUTOSTART_MODES, MqttConfig, from_mapping, topic
 from ros_detect.paths import config_dir
 
+pytestmark = pytest.mark.unit
+
 
 def item(i: int, stream: str = "main_person") -> Outgoing:
     return Outgoing(stream, str(i).encode(), 1, False)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 import random
 
+# Fast DDS derives its ports from the domain id: with localhost-only discovery 0..232 are valid. 0 is
+# everyone's default domain (a stray `ros2` command, another graph), so a private graph never takes it;
+# the wide range keeps two parallel runs from drawing the same id.
+DOMAIN_IDS = range(1, 233)
+
 
 def isolated_ros_env(**extra: str) -> dict[str, str]:
     """os.environ plus a random ROS_DOMAIN_ID, localhost-only discovery and unbuffered Python output."""
     env = os.environ.copy()
-    env["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))
+    env["ROS_DOMAIN_ID"] = str(random.SystemRandom().choice(DOMAIN_IDS))
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
