@@ -44,6 +44,15 @@ EXTRAS = {
         "ros-kilted-std-msgs",
         "ros-kilted-sensor-msgs",
         "ros-kilted-visualization-msgs",
+        # Build ros_detect_interfaces (scripts/build_interfaces.sh); the last five are dependencies
+        # the wheels forget to declare.
+        "ros-kilted-ament-cmake",
+        "ros-kilted-rosidl-default-generators",
+        "ros-kilted-ament-cmake-include-directories",
+        "ros-kilted-rosidl-core-generators",
+        "ros-kilted-ament-cmake-ros-core",
+        "ros-kilted-ament-package",
+        "catkin-pkg",
     ],
     "mqtt": ["paho-mqtt>=2.0", "amqtt==0.12.1"],
     "web": ["foxglove-sdk>=0.30,<0.31"],

@@ -4,8 +4,8 @@ Each run publishes `--count` main_person documents at `--rate` Hz whose stamp is
 and an independent paho subscriber on the same machine records receive time - stamp. Paths:
 
 * client: MqttPublisher.submit -> broker -> subscriber (the MQTT hop alone)
-* bridge: ROS publisher -> std_msgs/String -> mqtt_bridge node -> broker -> subscriber (what the graph adds
-  after main_person; needs rclpy)
+* bridge: ROS publisher -> ros_detect_interfaces/MainPerson -> mqtt_bridge node -> broker -> subscriber
+  (what the graph adds after main_person; needs rclpy)
 
 against mosquitto with and without `set_tcp_nodelay`, and the embedded amqtt broker. `--listen` instead
 measures a running graph: it subscribes `<prefix>/+/main_person` on a broker and reports stamp -> receive,
@@ -156,8 +156,8 @@ def run_bridge(port: int, args: argparse.Namespace) -> None:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
-    from std_msgs.msg import String
 
+    from ros_detect.nodes.messages import MainPerson, main_person_msg
     from ros_detect.nodes.mqtt_bridge import MqttBridgeNode
 
     with rclpy.init():
@@ -171,7 +171,7 @@ def run_bridge(port: int, args: argparse.Namespace) -> None:
             ]
         )
         feeder = rclpy.create_node("bench_feed")
-        pub = feeder.create_publisher(String, "main_person", 100)
+        pub = feeder.create_publisher(MainPerson, "main_person", 100)
         executor = SingleThreadedExecutor()
         executor.add_node(bridge)
         spin = threading.Thread(target=executor.spin, daemon=True)
@@ -179,7 +179,7 @@ def run_bridge(port: int, args: argparse.Namespace) -> None:
         deadline = time.monotonic() + 10
         while (pub.get_subscription_count() < 1 or not bridge.mqtt.connected) and time.monotonic() < deadline:
             time.sleep(0.02)
-        _paced(args.count, args.rate, lambda seq: pub.publish(String(data=main_person_payload(seq))))
+        _paced(args.count, args.rate, lambda seq: pub.publish(main_person_msg(schema.loads(main_person_payload(seq)))))
         bridge.mqtt.flush(10.0)
         executor.shutdown()
         bridge.close()

@@ -93,6 +93,7 @@ def _raise_keyboard_interrupt() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    importlib.import_module("ros_detect.nodes.messages")  # not built: problem + fix before any node starts
     spec = plan_graph(
         args.mode,
         config_files=args.config,

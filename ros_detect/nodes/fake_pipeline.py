@@ -36,6 +36,7 @@ def main() -> int:
 
     from ros_detect.graph.stats import StatsWindow
     from ros_detect.nodes.image import bgr_to_image
+    from ros_detect.nodes.messages import Detections, MainPerson, detections_msg, main_person_msg
 
     published = 0
     t0 = time.monotonic()
@@ -43,8 +44,8 @@ def main() -> int:
         with rclpy.init():
             node = rclpy.create_node("fake_pipeline")
             pub_image = node.create_publisher(Image, "image", 10)
-            pub_det = node.create_publisher(String, "detections", 10)
-            pub_main = node.create_publisher(String, "main_person", 10)
+            pub_det = node.create_publisher(Detections, "detections", 10)
+            pub_main = node.create_publisher(MainPerson, "main_person", 10)
             pub_stats = node.create_publisher(String, "stats", 10)
             window = StatsWindow("/fake_main_person")
 
@@ -57,8 +58,8 @@ def main() -> int:
                 else:
                     frame, (det, main_doc) = render(seq, args.noise), docs(seq, stamp, args.weights)
                 pub_image.publish(bgr_to_image(frame, stamp, det["frame_id"]))
-                pub_det.publish(String(data=schema.dumps(det)))
-                pub_main.publish(String(data=schema.dumps(main_doc)))
+                pub_det.publish(detections_msg(det))
+                pub_main.publish(main_person_msg(main_doc))
                 window.record(latency_ms=main_doc["latency_ms"], stage_ms=det["timing_ms"], frame_id=det["frame_id"])
                 published += 1
 

@@ -195,12 +195,14 @@ def main() -> int:
     from rclpy.duration import Duration
     from std_msgs.msg import String
 
+    from ros_detect.nodes.messages import Detections, MainPerson, detections_msg, main_person_msg
+
     late_max = 0.0
     published = 0
     with rclpy.init():
         node = rclpy.create_node("mqtt_feed")
-        pub = node.create_publisher(String, "main_person", max(HISTORY, args.count))
-        pub_det = node.create_publisher(String, "detections", max(HISTORY, args.count))
+        pub = node.create_publisher(MainPerson, "main_person", max(HISTORY, args.count))
+        pub_det = node.create_publisher(Detections, "detections", max(HISTORY, args.count))
         if args.control:
             node.create_subscription(String, "stats", lambda m: emit({"event": "stats", "doc": json.loads(m.data)}), 50)
         deadline = time.monotonic() + args.match_timeout
@@ -218,8 +220,8 @@ def main() -> int:
                 late_max = max(late_max, time.monotonic() - t_next)
                 stamp = time.time_ns()
                 if args.detections:
-                    pub_det.publish(String(data=schema.dumps(det_doc(published, stamp))))
-                pub.publish(String(data=schema.dumps(main_doc(published, stamp))))
+                    pub_det.publish(detections_msg(det_doc(published, stamp)))
+                pub.publish(main_person_msg(main_doc(published, stamp)))
                 published += 1
                 t_next += period
                 # pacing, not waiting: spin until the next document is due (a camera-rate source)
