@@ -4,7 +4,6 @@ autostart; and video_source publishing only to an active detector."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -43,12 +42,13 @@ class Camera:
 
     def __init__(self, ctx: SpinningContext) -> None:
         from sensor_msgs.msg import Image
-        from std_msgs.msg import String
+
+        from ros_detect.nodes.messages import Detections, detections_doc
 
         self.node = ctx.node("test_camera")
         self.pub = self.node.create_publisher(Image, "image", 10)
         self.docs: list[dict[str, Any]] = []
-        self.node.create_subscription(String, "detections", lambda m: self.docs.append(json.loads(m.data)), 10)
+        self.node.create_subscription(Detections, "detections", lambda m: self.docs.append(detections_doc(m)), 10)
         self.frame = np.random.default_rng(0).integers(0, 255, (240, 427, 3), dtype=np.uint8)
 
     def send(self) -> None:

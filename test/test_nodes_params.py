@@ -4,7 +4,6 @@ loss counted and summarised instead of logged per message."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -81,14 +80,14 @@ def test_a_read_only_parameter_is_refused_with_the_reason(ctx: SpinningContext, 
 def test_detector_score_threshold_and_max_age_are_live(ctx: SpinningContext) -> None:
     import numpy as np
     from sensor_msgs.msg import Image
-    from std_msgs.msg import String
 
     from ros_detect.nodes.image import bgr_to_image
+    from ros_detect.nodes.messages import Detections, detections_doc
 
     det = construct(ctx, "detector", "DetectorNode", score_threshold=0.0, **FAST)
     cli = ctx.node("param_cli")
     docs: list[dict[str, Any]] = []
-    cli.create_subscription(String, "detections", lambda m: docs.append(json.loads(m.data)), 10)
+    cli.create_subscription(Detections, "detections", lambda m: docs.append(detections_doc(m)), 10)
     pub = cli.create_publisher(Image, "image", 10)
     frame = np.random.default_rng(1).integers(0, 255, (240, 427, 3), dtype=np.uint8)
     assert wait_until(lambda: LifecycleClient(cli, "/detector").state() == "active", 180)
@@ -115,16 +114,15 @@ def test_detector_score_threshold_and_max_age_are_live(ctx: SpinningContext) -> 
 
 
 def test_main_person_selection_settings_are_live(ctx: SpinningContext) -> None:
-    from std_msgs.msg import String
-
     from ros_detect import schema
+    from ros_detect.nodes.messages import Detections, MainPerson, detections_msg, main_person_doc
     from ros_detect.schema import Detection
 
     construct(ctx, "main_person", "MainPersonNode")
     cli = ctx.node("param_cli")
-    pub = cli.create_publisher(String, "detections", 10)
+    pub = cli.create_publisher(Detections, "detections", 10)
     out: list[dict[str, Any]] = []
-    cli.create_subscription(String, "main_person", lambda m: out.append(json.loads(m.data)), 10)
+    cli.create_subscription(MainPerson, "main_person", lambda m: out.append(main_person_doc(m)), 10)
 
     def main_box(seq: int, frame_id: str, score: float) -> list[float] | None:
         person = Detection((100.0, 40.0, 180.0, 220.0), score, 1, "person")
@@ -134,7 +132,7 @@ def test_main_person_selection_settings_are_live(ctx: SpinningContext) -> None:
         )  # fmt: skip
         count = len(out)
         assert wait_until(pub.get_subscription_count, 30)
-        pub.publish(String(data=schema.dumps(doc)))
+        pub.publish(detections_msg(doc))
         assert wait_until(lambda: len(out) > count, 30)
         return out[-1]["box"]
 
@@ -152,20 +150,24 @@ def test_main_person_selection_settings_are_live(ctx: SpinningContext) -> None:
 
 
 def test_bridge_and_source_settings_are_live(ctx: SpinningContext, clip_path: Path) -> None:
-    from std_msgs.msg import String
+    from ros_detect import schema
+    from ros_detect.nodes.messages import Detections, detections_msg
 
     mqtt = construct(ctx, "mqtt_bridge", "MqttBridgeNode", autostart_broker="none", port=1)
     fox = construct(ctx, "foxglove_bridge", "FoxgloveBridgeNode", port=0, http_port=-1)
     src = construct(ctx, "video_source", "VideoSourceNode", input=str(clip_path), detector_node="")
     cam = construct(ctx, "camera_source", "CameraSourceNode", input=DEAD_STREAM, open_timeout_s=0.5)
     cli = ctx.node("param_cli")
-    pub = cli.create_publisher(String, "detections", 10)
-    doc = json.dumps({"seq": 0, "frame_id": "cam"})
+    pub = cli.create_publisher(Detections, "detections", 10)
+    doc = schema.detections_doc(
+        seq=0, stamp_ns=time.time_ns(), frame_id="cam", image_size=(427, 240), model="m", precision="fp32",
+        weights="w", detections=[], timing_ms={},
+    )  # fmt: skip
 
     def forwarded_after_one_detections_message() -> int:
         before = mqtt.mqtt.counters["received"]
         assert wait_until(lambda: pub.get_subscription_count() >= 2, 30)  # mqtt + foxglove bridges
-        pub.publish(String(data=doc))
+        pub.publish(detections_msg(doc))
         wait_until(lambda: mqtt.mqtt.counters["received"] > before, 5)  # bounded: a message not forwarded never counts
         return mqtt.mqtt.counters["received"] - before
 

@@ -4,23 +4,24 @@ A reader thread blocks on the capture and publishes each frame as it arrives (pu
 thread is safe in rclpy), with sensor-data QoS by default (best effort, depth 1; the `qos_overrides`
 parameters change it), so a busy detector only ever sees the newest frame. `max_fps` is live. When the
 device or stream disappears the thread reconnects with exponential backoff (reconnect_initial_s doubling
-up to reconnect_max_s) and reports `reconnecting` in stats.
+up to reconnect_max_s; ros_detect/media/camera.py, shared with the ROS-free `ros-detect webcam`) and
+reports `reconnecting` in stats.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-import time
 from typing import Any
 
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ros_detect.errors import ConfigError, RosDetectError
 from ros_detect.graph.flow import frame_info_doc
 from ros_detect.graph.plan import with_deployed_defaults
-from ros_detect.media.sources import ASPECT_MODES, OUTPUT_SIZE, VideoSource, source_id
+from ros_detect.media.camera import CameraConfig, ReconnectingCamera
+from ros_detect.media.sources import ASPECT_MODES
 from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, latest_wins, log_parameters, reliable, string_msg
 from ros_detect.nodes.image import bgr_to_image
 
@@ -38,87 +39,53 @@ PARAMS = {
     **COMMON_PARAMS,
 }
 PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
-RULES = {
-    "open_timeout_s": (lambda v: v > 0, "a positive number of seconds, e.g. 5.0"),
-    "reconnect_initial_s": (lambda v: v > 0, "a positive number of seconds, e.g. 0.5"),
-}
-LIVE = {"max_fps": (lambda v: v >= 0, "0 (as the camera delivers) or a positive rate")}
+# ranges: CameraConfig.check() (through check()), at start-up and on every change
+LIVE = {"max_fps": (lambda v: True, "")}
 
 
 class CameraSourceNode(NodeScaffold, Node):
     PARAMS = PARAMS
-    RULES = RULES
     LIVE = LIVE
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
         p = self.setup_parameters()
-        self.source_id = p["source_id"] or source_id(p["input"])
+        self.camera = ReconnectingCamera(self._config(p), self.get_logger())
+        self.source_id = self.camera.source_id
         self.seq = 0
-        self.connects = 0
-        self.disconnects = 0
-        self.open_failures = 0
-        self.skipped = 0
         self.image_pub = self.publisher(Image, p["image_topic"], latest_wins())
         self.info_pub = self.publisher(String, p["frame_info_topic"], reliable(100))
         self.start_stats()
         self.stats.window.frame_id = self.source_id
         self.stats.extra = self._refresh_counters
         self._stop = threading.Event()
-        self._source: VideoSource | None = None
         self._thread = threading.Thread(target=self._run, name="camera_reader", daemon=True)
         log_parameters(self, p | {"source_id": self.source_id})
         self._thread.start()
 
-    def _run(self) -> None:
-        p = self.params
-        delay = p["reconnect_initial_s"]
-        while not self._stopping():
-            try:
-                self._source = VideoSource(p["input"], OUTPUT_SIZE, p["aspect"], open_timeout_s=p["open_timeout_s"])
-            except RosDetectError as exc:
-                self.open_failures += 1
-                self.stats.window.state = "reconnecting"
-                self.get_logger().warning(f"{exc.problem}; retrying in {delay:.1f} s", throttle_duration_sec=10.0)
-                self._stop.wait(delay)
-                delay = min(delay * 2, p["reconnect_max_s"])
-                continue
-            self.connects += 1
-            self.get_logger().info(f"reading {p['input']} (connection {self.connects})")
-            delay = p["reconnect_initial_s"]
-            self.stats.window.state = "running"
-            last = 0.0
-            for frame in self._source:
-                if self._stopping():
-                    break
-                min_period = 1.0 / p["max_fps"] if p["max_fps"] > 0 else 0.0  # live: read every frame
-                if min_period and time.monotonic() - last < min_period:
-                    self.skipped += 1
-                    continue
-                last = time.monotonic()
-                try:
-                    self._publish(frame)
-                except Exception:
-                    if not self._stopping():
-                        raise
-                    break  # Ctrl-C/SIGTERM shut the context down between the check and the publish
-            self._source.close()
-            self._source = None
-            if not self._stopping():
-                self.disconnects += 1
-                self.stats.window.state = "reconnecting"
-                self.get_logger().warning(f"{p['input']} stopped delivering frames; reconnecting")
-                self._stop.wait(delay)
+    @staticmethod
+    def _config(values: dict[str, Any]) -> CameraConfig:
+        return CameraConfig(**{k: values[k] for k in CameraConfig.__dataclass_fields__}).check()
 
     def check(self, values: dict[str, Any]) -> None:
-        if values["reconnect_max_s"] < values["reconnect_initial_s"]:
-            raise ConfigError(
-                f"{self.get_name()}: parameter 'reconnect_max_s' = {values['reconnect_max_s']!r} is out of range",
-                "set 'reconnect_max_s' to at least reconnect_initial_s, e.g. 5.0",
-            )
+        self._config(values)  # CameraConfig.check(): ConfigError naming the parameter
+
+    def apply_parameter(self, name: str, value: Any) -> None:
+        if name == "max_fps":  # the reader reads it at every frame
+            self.camera.config = dataclasses.replace(self.camera.config, max_fps=value)
+
+    def _run(self) -> None:
+        for frame in self.camera.frames(self._stopping, self._stop.wait):
+            self.stats.window.state = "running"
+            try:
+                self._publish(frame)
+            except Exception:
+                if not self._stopping():
+                    raise
+                break  # Ctrl-C/SIGTERM shut the context down between the check and the publish
 
     def _stopping(self) -> bool:
-        """close() was called, or rclpy's signal handler already shut the context down."""
+        """close() was called, or the context is already shut down."""
         return self._stop.is_set() or not self.context.ok()
 
     def _publish(self, frame: Any) -> None:
@@ -129,11 +96,11 @@ class CameraSourceNode(NodeScaffold, Node):
         self.stats.window.record(stage_ms={"decode": frame.decode_ms}, frame_id=self.source_id)
 
     def _refresh_counters(self, window: Any) -> None:
-        window.set_counter("published", self.seq)
-        window.set_counter("connects", self.connects)
-        window.set_counter("disconnects", self.disconnects)
-        window.set_counter("open_failures", self.open_failures)
-        window.set_counter("skipped_max_fps", self.skipped)
+        if self.camera.state == "reconnecting":
+            window.state = "reconnecting"
+        for name, value in self.camera.counters().items():
+            window.set_counter(name, value)
+        window.set_counter("published", self.seq)  # frames actually published (the camera counts read ones)
 
     def close(self) -> None:
         self._stop.set()

@@ -39,10 +39,10 @@ from ros_detect.nodes.common import (
     NodeScaffold,
     log_parameters,
     reliable,
-    string_msg,
     wait_unless_stopped,
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
+from ros_detect.nodes.messages import JSON_TOPICS_PARAM, Detections, ResultPublisher, detections_msg
 from ros_detect.pipeline.stages import detect_frame
 
 NAME = "detector"
@@ -61,7 +61,8 @@ PARAMS = {
     "max_age_ms": (0.0, "drop frames older than this when their turn comes (0 = never; webcam mode)"),
     "image_topic": ("image", "input sensor_msgs/Image topic"),
     "frame_info_topic": ("frame_info", "per-frame seq/media time from the source (optional)"),
-    "detections_topic": ("detections", "output std_msgs/String JSON (ros_detect/detections@1)"),
+    "detections_topic": ("detections", "output ros_detect_interfaces/Detections (JSON: ros_detect/detections@1)"),
+    **JSON_TOPICS_PARAM,
     "autostart": (True, "configure and activate at start-up; false: wait for `ros2 lifecycle set`"),
     **COMMON_PARAMS,
 }
@@ -93,7 +94,9 @@ class DetectorNode(NodeScaffold, LifecycleNode):
         self.arrival_seq = 0
         self.stale = 0
         self.inactive_dropped = 0
-        self.pub = self.publisher(String, p["detections_topic"], reliable(10), lifecycle=True)
+        topic, json_topics = p["detections_topic"], p["json_topics"]
+        # managed (lifecycle) publishers: detections go out only while active
+        self.pub = ResultPublisher(self, Detections, topic, reliable(10), json_topics, lifecycle=True)
         self.start_stats()
         self.stats.extra = self._refresh_counters
         self.info_sub: Any = None
@@ -354,7 +357,7 @@ class DetectorNode(NodeScaffold, LifecycleNode):
         frame = Frame(seq=seq, stamp_ns=capture_ns, image=image, decode_ms=decode_ms, media_time_s=media_time_s)
         doc, _ = detect_frame(detector, frame, frame_id)
         doc["timing_ms"]["wait"] = round(max(0.0, wait_ms), 3)  # the time this frame waited for the detector
-        self.pub.publish(string_msg(doc))
+        self.pub.publish(detections_msg(doc), doc)
         self.stats.window.record(
             latency_ms={"capture_to_detection": (time.time_ns() - capture_ns) / 1e6},
             stage_ms=doc["timing_ms"],

@@ -1,4 +1,4 @@
-"""main_person: `detections` -> `main_person` (one JSON document per frame) and the graph's end-to-end stats.
+"""main_person: `detections` -> `main_person` (one typed message per frame) and the graph's end-to-end stats.
 
 Every selection setting (min_score, switch_frames, hold_frames, dropout_frames, smoothing, ...) is live:
 `ros2 param set /main_person hold_frames 10` applies from the next frame, for every source.
@@ -7,14 +7,20 @@ Every selection setting (min_score, switch_frames, hold_frames, dropout_frames, 
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from rclpy.node import Node
-from std_msgs.msg import String
 
 from ros_detect.graph.plan import with_deployed_defaults
-from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, log_parameters, reliable, string_msg
+from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, log_parameters, reliable
+from ros_detect.nodes.messages import (
+    JSON_TOPICS_PARAM,
+    Detections,
+    MainPerson,
+    ResultPublisher,
+    detections_doc,
+    main_person_msg,
+)
 from ros_detect.pipeline.stages import select_main_person
 from ros_detect.schema import stamp_to_ns
 from ros_detect.selection.main_person import MainPersonConfig, MainPersonSelector
@@ -24,8 +30,9 @@ _DEFAULTS = MainPersonConfig()
 SELECTION = tuple(f.name for f in dataclasses.fields(MainPersonConfig))
 PARAMS = {
     **{f.name: (getattr(_DEFAULTS, f.name), f"main-person selection: {f.name}") for f in dataclasses.fields(_DEFAULTS)},
-    "detections_topic": ("detections", "input std_msgs/String JSON (ros_detect/detections@1)"),
-    "main_person_topic": ("main_person", "output std_msgs/String JSON (ros_detect/main_person@1)"),
+    "detections_topic": ("detections", "input ros_detect_interfaces/Detections"),
+    "main_person_topic": ("main_person", "output ros_detect_interfaces/MainPerson (JSON: ros_detect/main_person@1)"),
+    **JSON_TOPICS_PARAM,
     **COMMON_PARAMS,
 }
 PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
@@ -43,9 +50,9 @@ class MainPersonNode(NodeScaffold, Node):
         p = self.setup_parameters()
         self.config = self._config(p)
         self.selectors: dict[str, MainPersonSelector] = {}  # one per source (frame_id)
-        self.pub = self.publisher(String, p["main_person_topic"], reliable(10))
+        self.pub = ResultPublisher(self, MainPerson, p["main_person_topic"], reliable(10), p["json_topics"])
         self.start_stats()
-        self.sub = self.subscription(String, p["detections_topic"], self._on_detections, reliable(10))
+        self.sub = self.subscription(Detections, p["detections_topic"], self._on_detections, reliable(10))
         log_parameters(self, p)
 
     @staticmethod
@@ -60,9 +67,9 @@ class MainPersonNode(NodeScaffold, Node):
         for selector in self.selectors.values():  # tracks are kept: the change takes effect from the next frame
             selector.reconfigure(self.config)
 
-    def _on_detections(self, msg: String) -> None:
+    def _on_detections(self, msg: Detections) -> None:
         try:
-            det_doc = json.loads(msg.data)
+            det_doc = detections_doc(msg)
             timing = det_doc.get("timing_ms", {})
             capture_ns = stamp_to_ns(det_doc["stamp"])
         except (ValueError, KeyError, TypeError) as exc:
@@ -73,7 +80,7 @@ class MainPersonNode(NodeScaffold, Node):
         done_ms = sum(float(timing.get(k, 0.0)) for k in ("wait", "preprocess", "inference", "postprocess"))
         done_ns = capture_ns + int(done_ms * 1e6) if "wait" in timing else None
         doc = select_main_person(selector, det_doc, None, done_ns)
-        self.pub.publish(string_msg(doc))
+        self.pub.publish(main_person_msg(doc), doc)
         self.stats.window.record(
             latency_ms=doc["latency_ms"],
             stage_ms={k: float(timing[k]) for k in STAGES if k in timing},

@@ -1,4 +1,4 @@
-"""mqtt_bridge: forwards `main_person`, `detections` and `stats` (std_msgs/String JSON) to MQTT, unchanged.
+"""mqtt_bridge: forwards `main_person`, `detections` (typed, sent as their JSON documents) and `stats` to MQTT.
 
 Thin rclpy wrapper over ros_detect.mqtt.client: callbacks only hand the JSON string to a bounded
 buffer; paho's own thread talks to the broker, so a slow or absent broker never slows the pipeline.
@@ -25,6 +25,7 @@ from ros_detect.mqtt.broker import LocalBroker, ensure_local_broker
 from ros_detect.mqtt.client import MqttPublisher
 from ros_detect.mqtt.config import STREAMS, MqttConfig, from_mapping
 from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, ParamSpec, log_parameters, reliable, run_node
+from ros_detect.nodes.messages import STREAM_TYPES, to_json
 from ros_detect.schema import stamp_to_ns
 
 NAME = "mqtt_bridge"
@@ -59,8 +60,8 @@ PARAMS: ParamSpec = {
         f.name: (list(getattr(_D, f.name)) if f.name == "forward" else getattr(_D, f.name), _HELP[f.name])
         for f in fields(MqttConfig)
     },
-    "main_person_topic": ("main_person", "std_msgs/String ros_detect/main_person@1 input"),
-    "detections_topic": ("detections", "std_msgs/String ros_detect/detections@1 input"),
+    "main_person_topic": ("main_person", "ros_detect_interfaces/MainPerson input"),
+    "detections_topic": ("detections", "ros_detect_interfaces/Detections input"),
     **COMMON_PARAMS,
 }
 PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
@@ -108,19 +109,22 @@ class MqttBridgeNode(NodeScaffold, Node):
             ("detections", p["detections_topic"]),
             ("stats", p["stats_topic"]),
         ):
-            self.subscription(String, name, self._callback(stream), reliable(DEPTH))
+            self.subscription(STREAM_TYPES.get(stream, String), name, self._callback(stream), reliable(DEPTH))
 
     def apply_parameter(self, name: str, value: Any) -> None:
         self.mqtt.set_forwarding(tuple(self.params["forward"]), self.params["detections_max_hz"])
         self.config = self.mqtt.config
 
     def _callback(self, stream: str):
-        def on_message(msg: String) -> None:
+        def on_message(msg: Any) -> None:
+            if stream != "main_person" and stream not in self.mqtt.config.forward:
+                return  # not forwarded now (`forward` is live): no JSON conversion either
+            data = msg.data if stream == "stats" else to_json(msg)  # MQTT carries the JSON documents
             if stream == "main_person":
-                self._on_main_person(msg.data)
+                self._on_main_person(data)
             if self.mqtt.source_id is None and stream != "stats":
-                self._learn_source(msg.data)
-            self.mqtt.submit(stream, msg.data)
+                self._learn_source(data)
+            self.mqtt.submit(stream, data)
 
         return on_message
 

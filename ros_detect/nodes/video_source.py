@@ -11,7 +11,6 @@ is deactivated, so no frame is sent into a detector that would not process it.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -28,6 +27,7 @@ from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.media.sources import ASPECT_MODES, OUTPUT_SIZE, Frame, VideoSource, source_id
 from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, log_parameters, reliable, string_msg
 from ros_detect.nodes.image import bgr_to_image
+from ros_detect.nodes.messages import MainPerson
 
 NAME = "video_source"
 PARAMS = {
@@ -50,7 +50,7 @@ PARAMS = {
     "min_image_subscribers": (1, "first frame once this many image subscriptions are matched (launchers set it)"),
     "image_topic": ("image", "output sensor_msgs/Image topic"),
     "frame_info_topic": ("frame_info", "per-frame seq and media time (std_msgs/String JSON)"),
-    "result_topic": ("main_person", "results counted to keep max_in_flight (std_msgs/String JSON with seq)"),
+    "result_topic": ("main_person", "results counted to keep max_in_flight (ros_detect_interfaces/MainPerson)"),
     **COMMON_PARAMS,
 }
 PARAMS = with_deployed_defaults(NAME, PARAMS)  # values from config/; types, meaning here
@@ -97,7 +97,7 @@ class VideoSourceNode(NodeScaffold, Node):
         self.done_future = Future()
 
         self.info_pub = self.publisher(String, p["frame_info_topic"], reliable(100))
-        self.result_sub = self.subscription(String, p["result_topic"], self._on_result, reliable(100))
+        self.result_sub = self.subscription(MainPerson, p["result_topic"], self._on_result, reliable(100))
         self.state_client = (
             self.create_client(GetState, f"{p['detector_node']}/get_state") if p["detector_node"] else None
         )
@@ -202,16 +202,10 @@ class VideoSourceNode(NodeScaffold, Node):
             self.get_logger().warning(f"result for frame {seq} did not come back in time; counted lost")
         self._pump()
 
-    def _on_result(self, msg: String) -> None:
-        try:
-            doc = json.loads(msg.data)
-            seq = int(doc["seq"])
-        except (ValueError, KeyError, TypeError):
-            self.get_logger().warning("result without a seq on the result topic; ignored")
+    def _on_result(self, msg: MainPerson) -> None:
+        if msg.header.frame_id != self.source_id:
             return
-        if doc.get("frame_id") not in (None, self.source_id):
-            return
-        self.window.on_result(seq)
+        self.window.on_result(int(msg.seq))
         self._pump()
 
     def _pump(self) -> None:
