@@ -239,17 +239,18 @@ class ExitOutcome:
 def node_exit_outcome(mode: str, node: str, returncode: int | None, stopping: bool) -> ExitOutcome:
     """What a node process exiting means for the whole graph, in both launchers.
 
-    Only the video source may end the graph successfully (exit 0: every frame processed). Any other exit
-    while the graph runs (a bad parameter, a crash, a node stopped from outside) ends the graph with an
-    error: the other nodes would otherwise keep running without it. Exits while stopping are expected.
+    A node exits 0 only when it is done (the video source: every frame processed) or was asked to stop
+    (Ctrl-C reaches every node of a terminal's `ros2 launch` before the launch itself shuts down): the graph
+    shuts down with success. Any other exit (a bad parameter, a crash, a kill) ends the graph with an error:
+    the other nodes would otherwise keep running without it. Exits while stopping are expected.
     """
     if stopping:
         return ExitOutcome("ignore")
     if returncode == 0 and mode == "video" and node == MODES[mode].source:
         return ExitOutcome("finish", f"{node} finished: every frame processed; shutting down")
     if returncode == 0:
-        why = "stopped (exit code 0) while the graph was running"
-    elif returncode is not None and returncode < 0:
+        return ExitOutcome("finish", f"{node} stopped; shutting down")
+    if returncode is not None and returncode < 0:
         why = f"was killed by signal {-returncode}"
     else:
         why = f"failed with exit code {returncode}"
