@@ -47,4 +47,5 @@ def test_two_level_model_and_row_layout_feed_fc6():
     pooler = RoiPooler(tuple(shapes), IMAGE)
     rows = pooler.rows(stack_levels(feats), boxes)
     weight = torch.randn(16, 8 * 49, generator=gen)
-    torch.testing.assert_close(rows @ fc6_weight_for_rows(weight, 8, 7).T, reference.flatten(1) @ weight.T, atol=1e-4, rtol=1e-4)
+    fc6_on_rows = rows @ fc6_weight_for_rows(weight, 8, 7).T
+    torch.testing.assert_close(fc6_on_rows, reference.flatten(1) @ weight.T, atol=1e-4, rtol=1e-4)
