@@ -192,6 +192,9 @@ class SplitBackend:
         # levels the RoI heads never pool (torchvision's LastLevelMaxPool "pool"): derived for features()
         self.extra_levels = [f"{FEATURE_PREFIX}{k}" for k in shapes if k not in pooled]
         self.stage_ms: dict[str, float] = {}  # wall and CPU ms per stage of the last infer() (benchmark profile)
+        # Benchmark knob: pool only the first N proposals. The front's list is score-sorted and torchvision keeps
+        # a prefix of it (pre-NMS top-k >= 1000 either way), so this equals a model built for N proposals.
+        self.proposal_limit: int | None = None
 
     def _run_front(self, image: Any) -> tuple[np.ndarray, np.ndarray]:
         self.front_request.infer({INPUT_NAME: export.graph_input(image)})
@@ -203,6 +206,7 @@ class SplitBackend:
 
         clock = _StageClock()
         proposals, table = self._run_front(image)
+        proposals = proposals[: self.proposal_limit]
         clock.lap("front")
         if proposals.shape[0] == 0:
             return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
