@@ -44,6 +44,15 @@ EXTRAS = {
         "ros-kilted-std-msgs",
         "ros-kilted-sensor-msgs",
         "ros-kilted-visualization-msgs",
+        # Build ros_detect_interfaces (scripts/build_interfaces.sh); the last five are dependencies
+        # the wheels forget to declare.
+        "ros-kilted-ament-cmake",
+        "ros-kilted-rosidl-default-generators",
+        "ros-kilted-ament-cmake-include-directories",
+        "ros-kilted-rosidl-core-generators",
+        "ros-kilted-ament-cmake-ros-core",
+        "ros-kilted-ament-package",
+        "catkin-pkg",
     ],
     "mqtt": ["paho-mqtt>=2.0", "amqtt==0.12.1"],
     "web": ["foxglove-sdk>=0.30,<0.31"],
@@ -51,7 +60,8 @@ EXTRAS = {
     "quant": ["onnx>=1.16", "onnxruntime>=1.20", "openvino>=2025.0", "nncf>=2.14", "torchao"],
     "eval": ["pycocotools>=2.0.8", "matplotlib>=3.8"],
     "report": ["nbclient>=0.10", "nbformat>=5.10", "ipykernel>=6.29", "matplotlib>=3.8"],
-    "dev": ["pytest>=8.0", "pytest-timeout>=2.3", "ruff>=0.6", "websockets>=13", "protobuf>=4.21"],
+    # markdown-it-py: test_repository.py reads the documentation's links as a Markdown renderer does
+    "dev": ["pytest>=8.0", "pytest-timeout>=2.3", "ruff>=0.6", "websockets>=13", "protobuf>=4.21", "markdown-it-py>=3"],
 }
 EXTRAS["all"] = sorted({dep for name, deps in EXTRAS.items() if name != "dev" for dep in deps})
 

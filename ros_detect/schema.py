@@ -115,6 +115,7 @@ def main_person_doc(
     stamp: dict[str, int],
     frame_id: str,
     image_size: list[int] | tuple[int, int],
+    weights: str,
     box: Box | None,
     score: float | None,
     track_id: int | None,
@@ -124,6 +125,7 @@ def main_person_doc(
 ) -> dict[str, Any]:
     return {
         **_envelope(MAIN_PERSON_SCHEMA, seq, stamp, media_time_s, frame_id, image_size),
+        "weights": weights,  # so every viewer of the main person alone can tell an untrained result
         "present": box is not None,
         "box": None if box is None else [round(float(v), 2) for v in box],
         "score": None if score is None else round(float(score), 4),

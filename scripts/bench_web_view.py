@@ -43,14 +43,15 @@ class Counter:
     def __init__(self) -> None:
         import rclpy
         from rclpy.qos import QoSProfile, ReliabilityPolicy
-        from std_msgs.msg import String
+
+        from ros_detect.nodes.messages import MainPerson
 
         self.times: list[float] = []
         self.ctx = rclpy.context.Context()
         rclpy.init(context=self.ctx)
         self.node = rclpy.create_node("bench_counter", context=self.ctx)
         qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
-        self.node.create_subscription(String, "main_person", lambda _m: self.times.append(time.monotonic()), qos)
+        self.node.create_subscription(MainPerson, "main_person", lambda _m: self.times.append(time.monotonic()), qos)
         self.executor = rclpy.executors.SingleThreadedExecutor(context=self.ctx)
         self.executor.add_node(self.node)
         threading.Thread(target=self.executor.spin, daemon=True).start()

@@ -35,6 +35,9 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   "$VENV/bin/python" -m pip install -q -e ".[all,dev]"
   echo "$want" > "$stamp"
 fi
+# The typed ROS messages (ros_detect_interfaces), built against the wheels into the venv.
+apt_install cmake g++
+VENV="$VENV" scripts/build_interfaces.sh
 
 if [ "$WITH_TEST_DEPS" = 1 ] && [ -f web/package.json ] && [ ! -d web/node_modules/playwright-core ]; then
   # Node >= 18 drives the browser test (playwright-core) and rebuilds the web page; Debian 12 ships 18.

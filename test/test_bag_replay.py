@@ -1,5 +1,6 @@
 """Rosbag record/replay: a generated bag of frames replayed through the real detector and main_person
 processes, results recorded with `ros-detect bag record` and compared with golden outputs in test/golden.
+`detections` and `main_person` are typed (ros_detect_interfaces); they are compared as their JSON documents.
 
 Golden outputs come from random-init weights (ModelSpec seed 0: NOT real detections), the reference model,
 50 proposals, score threshold 0.1. Tolerances: float results of the same weights differ slightly across CPUs
@@ -16,6 +17,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers.ros import ros_env
@@ -27,6 +29,9 @@ from ros_detect.media.sources import resize_to_output
 from ros_detect.media.synthetic import render_frame
 
 pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
+pytest.importorskip("ros_detect_interfaces", reason="ros_detect_interfaces not built (scripts/build_interfaces.sh)")
+from ros_detect.nodes import messages
+
 pytestmark = pytest.mark.ros
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -53,10 +58,13 @@ def make_frames_bag(path: Path, storage: str = "mcap") -> Path:
 
 
 PEOPLE_FRAMES = 12
+DETECTIONS_TYPE = "ros_detect_interfaces/msg/Detections"
 
 
 def make_people_bag(path: Path) -> Path:
-    """Hand-made detections (two people and a car) on /detections: exercises tracking, hold and smoothing."""
+    """Hand-made detections (two people and a car) on typed /detections: exercises tracking, hold and smoothing."""
+    from rclpy.serialization import serialize_message
+
     from ros_detect.schema import Detection, detections_doc
 
     with BagWriter(path, "mcap") as bag:
@@ -72,7 +80,7 @@ def make_people_bag(path: Path) -> Path:
                 seq=i, stamp_ns=stamp, frame_id="people", image_size=(427, 240), model="synthetic", precision="fp32",
                 weights="synthetic", detections=dets, timing_ms={"inference": 1.0}, media_time_s=round(i / 20, 4),
             )  # fmt: skip
-            bag.write_message("/detections", "std_msgs/msg/String", stamp, string_message(json.dumps(doc)))
+            bag.write("/detections", DETECTIONS_TYPE, stamp, serialize_message(messages.detections_msg(doc)))
     return path
 
 
@@ -90,6 +98,7 @@ def test_bag_roundtrip_both_storages(tmp_path: Path) -> None:
         assert images[1].data.tobytes() == resize_to_output(render_frame(1)).tobytes()
 
 
+@pytest.mark.unit
 def test_bag_writer_refuses_to_overwrite(tmp_path: Path) -> None:
     from ros_detect.errors import OutputError
 
@@ -149,12 +158,23 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(timeout=20)
-    assert set(bag_topics(tmp / "results")) == {"/detections", "/main_person"}
+    assert bag_topics(tmp / "results") == {
+        "/detections": (DETECTIONS_TYPE, FRAMES),
+        "/main_person": ("ros_detect_interfaces/msg/MainPerson", FRAMES),
+    }
     docs: dict[str, list[dict]] = {"detections": [], "main_person": [], "people": []}
     for msg in read_bag(tmp / "results"):
-        docs[msg.topic.lstrip("/")].append(json.loads(decode(msg).data))
-    docs["people"] = [json.loads(decode(m).data) for m in read_bag(replay_main_person_only)]
+        docs[msg.topic.lstrip("/")].append(_result_doc(msg))
+    docs["people"] = [_result_doc(m) for m in read_bag(replay_main_person_only)]
     return docs
+
+
+def _result_doc(msg: Any) -> dict:
+    """A recorded typed result as its JSON document (decoded by rclpy, converted by ros_detect.nodes.messages)."""
+    from rclpy.serialization import deserialize_message
+
+    typed = deserialize_message(msg.data, messages.STREAM_TYPES[msg.topic.lstrip("/")])
+    return messages.to_doc(typed)
 
 
 def _golden(name: str, docs: list[dict]) -> list[dict]:
@@ -205,6 +225,7 @@ def _assert_main_person_docs_match(got_docs: list[dict], golden: str, frames: in
         schema.validate(got)
         _same_frame(got, want)
         assert (got["present"], got["track_id"], got["held"]) == (want["present"], want["track_id"], want["held"])
+        assert got["weights"] == want["weights"]  # the untrained label travels with every main_person document
         assert got["box"] == (None if want["box"] is None else pytest.approx(want["box"], abs=box_tol))
     return want_docs
 

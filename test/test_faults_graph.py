@@ -41,12 +41,14 @@ class Listener:
         from rclpy.executors import SingleThreadedExecutor
         from std_msgs.msg import String
 
+        from ros_detect.nodes.messages import MainPerson
+
         self.ctx = Context()
         rclpy.init(context=self.ctx, domain_id=domain_id)
         self.node = rclpy.create_node("fault_listener", context=self.ctx)
         self.mains: list[tuple[float, dict[str, Any]]] = []
         self.stats: dict[str, dict[str, Any]] = {}
-        self.node.create_subscription(String, "main_person", self._on_main, 50)
+        self.node.create_subscription(MainPerson, "main_person", self._on_main, 50)
         self.node.create_subscription(String, "stats", lambda m: self._on_stats(json.loads(m.data)), 50)
         self.executor = SingleThreadedExecutor(context=self.ctx)
         self.executor.add_node(self.node)
@@ -54,7 +56,9 @@ class Listener:
         self._thread.start()
 
     def _on_main(self, msg: Any) -> None:
-        self.mains.append((time.monotonic(), json.loads(msg.data)))
+        from ros_detect.nodes.messages import main_person_doc
+
+        self.mains.append((time.monotonic(), main_person_doc(msg)))
 
     def _on_stats(self, doc: dict[str, Any]) -> None:
         self.stats[doc["node"]] = doc
@@ -120,10 +124,10 @@ def test_killed_detector_others_keep_running_log_it_and_restart_resumes(tmp_path
         )
         published_at_loss = listener.published()
         results_at_loss = len(listener.mains)
-        time.sleep(2.0)
-        # the rest keeps running: the camera keeps publishing, nothing crashes, no results without a detector
+        # the rest keeps running: the camera keeps publishing (20 more frames, in its heartbeats), nothing
+        # crashes, no results without a detector
+        _wait_for(lambda: listener.published() >= published_at_loss + 20, 60, "the camera to keep publishing", procs)
         assert main.poll() is None and camera.poll() is None
-        assert listener.published() > published_at_loss
         assert len(listener.mains) == results_at_loss
 
         detector = spawn("detector", *DETECTOR)

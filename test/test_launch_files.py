@@ -419,7 +419,9 @@ def test_package_xml_declares_rosdep_keys_and_the_install_page_pips_the_rest() -
     pipped = set(lines[0].replace('"', "").split()[2:])
     # as setup.py pins them; a bare lower bound (`av>=14`) may be left to pip
     assert pipped == {r if "==" in r or "<" in r else _name(r) for r in expected}
-    assert "rosdep install --from-paths src --ignore-src -y" in install and "colcon build" in install
+    # the message package sits inside the checkout: both tools are given its path too
+    assert "rosdep install --from-paths src src/ros_detect/interfaces --ignore-src -y" in install
+    assert "colcon build --base-paths src src/ros_detect/interfaces" in install
     for pointer in ((ROOT / "setup.py").read_text(), (ROOT / "package.xml").read_text()):
         assert "docs/install.md" in pointer and "see README" not in pointer
 

@@ -45,18 +45,18 @@ def test_delivers_schema_valid_docs_in_order_with_online_then_offline(mosquitto:
     pub.start()
     for i in range(200):
         assert pub.submit("main_person", doc(i))
-    assert wait_until(lambda: len(seqs(rec)) >= 200, 10), f"got {len(seqs(rec))}/200"
+    assert wait_until(lambda: len(seqs(rec)) >= 200, 30), f"got {len(seqs(rec))}/200"
     assert seqs(rec) == list(range(200))
     for d in rec.docs("/main_person"):
         schema.validate(d)
     assert rec.payloads("t/status")[0] == b"online"
     assert {m[0] for m in rec.messages} == {"ros_detect/t/main_person", "ros_detect/t/status"}
     pub.close()
-    assert wait_until(lambda: rec.payloads("t/status")[-1:] == [b"offline"], 5)
+    assert wait_until(lambda: rec.payloads("t/status")[-1:] == [b"offline"], 30)
     assert rec.messages[-1][:2] == ("ros_detect/t/status", b"offline"), "nothing follows offline"
     late = MqttRecorder(mosquitto.port, "ros_detect/t/status")  # a late subscriber sees the retained status
     closing.append(late)
-    assert wait_until(lambda: late.messages, 5)
+    assert wait_until(lambda: late.messages, 30)
     assert late.messages[0][1:3] == (b"offline", True)
     assert pub.snapshot()["acked"] >= 201  # 200 results + online
 
@@ -73,14 +73,14 @@ def test_buffers_while_no_broker_drops_oldest_then_delivers_in_order(caplog, clo
     pub.start()
     for i in range(25):
         pub.submit("main_person", doc(i))
-    assert wait_until(lambda: "Connection refused" in caplog.text, 5), caplog.text
+    assert wait_until(lambda: "Connection refused" in caplog.text, 30), caplog.text
     snap = pub.snapshot()
     assert (snap["dropped"] == 15 and snap["buffered"] == 10 and pub.state == "starting") or pub.state == "reconnecting"
     assert "retry" in caplog.text and "buffered" in caplog.text
     broker.start()
     rec = MqttRecorder(broker.port, "ros_detect/#", persistent=True)
     closing.append(rec)
-    assert wait_until(lambda: len(seqs(rec)) >= 10, 10), seqs(rec)
+    assert wait_until(lambda: len(seqs(rec)) >= 10, 30), seqs(rec)
     assert seqs(rec) == list(range(15, 25))  # the 15 oldest were dropped, the rest arrive in order
     assert "Traceback" not in caplog.text
 
@@ -94,33 +94,40 @@ def test_broker_restart_mid_stream_loses_nothing_and_keeps_order(caplog, closing
     pub = publisher(broker.port)
     closing.append(pub)
     pub.start()
-    n, rate = 400, 100.0
+    rate, most = 100.0, 5000  # a camera-rate producer; `most` only bounds a test that went wrong
+    produced = 0
+    stop = threading.Event()
 
     def produce() -> None:
-        for i in range(n):
-            pub.submit("main_person", doc(i))
-            time.sleep(1 / rate)
+        nonlocal produced
+        while not stop.is_set() and produced < most:
+            pub.submit("main_person", doc(produced))
+            produced += 1
+            time.sleep(1 / rate)  # pacing the producer, not waiting for anything
 
     producer = threading.Thread(target=produce)
     producer.start()
-    time.sleep(1.0)
-    broker.stop()
-    time.sleep(0.5)
-    gap_start = pub.snapshot()
-    time.sleep(1.5)
-    during_gap = pub.snapshot()
-    broker.start()
-    producer.join()
-    assert wait_until(lambda: len(set(seqs(rec))) >= n, 15), f"{len(set(seqs(rec)))}/{n}"
+    try:
+        assert wait_until(lambda: len(seqs(rec)) >= 50, 30), "results flow before the outage"
+        broker.stop()
+        assert wait_until(lambda: pub.snapshot()["connected"] == 0, 30), caplog.text
+        gap_start = pub.snapshot()
+        assert wait_until(lambda: pub.snapshot()["received"] - gap_start["received"] > 50, 30)
+        during_gap = pub.snapshot()
+        broker.start()
+        assert wait_until(lambda: pub.connected and pub.snapshot()["received"] > during_gap["received"] + 50, 60)
+    finally:
+        stop.set()
+        producer.join()
+    n = produced
+    assert wait_until(lambda: len(set(seqs(rec))) >= n, 60), f"{len(set(seqs(rec)))}/{n}"
     got = seqs(rec)
-    first: list[int] = []
-    for s in got:
-        if s not in first:
-            first.append(s)
+    first = list(dict.fromkeys(got))
     assert first == list(range(n)), "every result arrives, first copies in order"
     assert len(got) - n <= WINDOW, "duplicates only for messages in flight at the disconnect (QoS 1)"
     assert during_gap["connected"] == 0 and during_gap["buffered"] > 50
     assert during_gap["received"] - gap_start["received"] > 50, "submit kept accepting while the broker was away"
+    assert pub.snapshot()["dropped"] == 0
     assert "lost the broker" in caplog.text and "reconnected" in caplog.text
 
 
@@ -131,17 +138,17 @@ def test_bad_credentials_log_a_clear_line_and_keep_retrying(caplog, closing: lis
     bad = publisher(broker.port, username="robot", password="wrong-pass")
     closing.append(bad)
     bad.start()
-    assert wait_until(lambda: "refused the connection" in caplog.text, 5), caplog.text
+    assert wait_until(lambda: "refused the connection" in caplog.text, 30), caplog.text
     assert "username/password" in caplog.text and "wrong-pass" not in caplog.text
     assert not bad.connected
     good = publisher(broker.port, username="robot", password="right-pass", client_id="good")
     closing.append(good)
     good.start()
-    assert wait_until(lambda: good.connected, 5)
+    assert wait_until(lambda: good.connected, 30)
     rec = MqttRecorder(broker.port, "ros_detect/#", username="robot", password="right-pass")
     closing.append(rec)
     good.submit("main_person", doc(7))
-    assert wait_until(lambda: seqs(rec) == [7], 5)
+    assert wait_until(lambda: seqs(rec) == [7], 30)
     assert "Traceback" not in caplog.text
 
 
@@ -153,7 +160,7 @@ def test_unreachable_broker_logs_reason_and_retries(host: str, caplog, closing: 
     pub.start()
     pub.submit("main_person", doc(0))
     expected = "Connection refused" if host == "127.0.0.1" else "cannot resolve host"
-    assert wait_until(lambda: caplog.text.count("cannot connect") >= 2, 5), caplog.text
+    assert wait_until(lambda: caplog.text.count("cannot connect") >= 2, 30), caplog.text
     assert expected in caplog.text and "retry 2 in" in caplog.text
     assert pub.snapshot()["buffered"] == 1
 
@@ -166,13 +173,13 @@ def test_tls_right_ca_connects_wrong_ca_and_plain_port_log_handshake_errors(tmp_
     good = publisher(broker.port, ca_file=str(files["ca"]), client_id="tls-good")
     closing.append(good)
     good.start()
-    assert wait_until(lambda: good.connected, 5), caplog.text
+    assert wait_until(lambda: good.connected, 30), caplog.text
     assert "mqtts://" in caplog.text
 
     wrong = publisher(broker.port, ca_file=str(files["other_ca"]), client_id="tls-wrong")
     closing.append(wrong)
     wrong.start()
-    assert wait_until(lambda: "certificate verify failed" in caplog.text, 5), caplog.text
+    assert wait_until(lambda: "certificate verify failed" in caplog.text, 30), caplog.text
     assert "TLS handshake failed" in caplog.text and not wrong.connected
 
     plain = Mosquitto().start()
@@ -181,7 +188,7 @@ def test_tls_right_ca_connects_wrong_ca_and_plain_port_log_handshake_errors(tmp_
     to_plain = publisher(plain.port, tls=True, ca_file=str(files["ca"]), client_id="tls-plain")
     closing.append(to_plain)
     to_plain.start()
-    assert wait_until(lambda: "TLS listener" in caplog.text, 5), caplog.text
+    assert wait_until(lambda: "TLS listener" in caplog.text, 30), caplog.text
     assert not to_plain.connected
 
     garbage = tmp_path / "garbage.pem"
@@ -199,13 +206,16 @@ def test_detections_rate_limit_reaches_the_broker(mosquitto: Mosquitto, closing:
     closing.append(pub)
     pub.start()
     t0, submitted = time.monotonic(), 0
-    while time.monotonic() - t0 < 1.0:  # ~50 Hz for one second
+    # ~50 Hz for at least one second and at least 50 frames: a loaded machine only makes it take longer
+    while time.monotonic() - t0 < 1.0 or submitted < 50:
         pub.submit("detections", json.dumps({"n": 1}))
         pub.submit("main_person", doc(0))
         submitted += 1
-        time.sleep(0.02)
-    assert wait_until(lambda: pub.snapshot()["buffered"] == 0 and pub.snapshot()["inflight"] == 0, 5)
+        time.sleep(0.02)  # pacing the producer at ~50 Hz; the loop ends on its conditions above
+    elapsed = time.monotonic() - t0
+    assert wait_until(lambda: pub.snapshot()["buffered"] == 0 and pub.snapshot()["inflight"] == 0, 30)
+    assert wait_until(lambda: len(rec.payloads("/main_person")) >= submitted, 30)
     n_det, n_main = len(rec.payloads("/detections")), len(rec.payloads("/main_person"))
-    assert n_det <= 6 and n_det < submitted / 3, (n_det, submitted)  # at most 5 Hz (+1 at the edge) over 1 s
-    assert n_det >= 2 and pub.snapshot()["rate_limited"] == submitted - n_det
+    assert n_det <= 5 * elapsed + 1, (n_det, elapsed)  # at most 5 Hz (+1 at the edge)
+    assert 2 <= n_det < submitted and pub.snapshot()["rate_limited"] == submitted - n_det  # the limit did bite
     assert n_main == submitted  # main_person is never rate-limited

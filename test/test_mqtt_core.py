@@ -7,11 +7,14 @@ import threading
 
 import pytest
 
+from ros_detect.dropqueue import DropQueue
 from ros_detect.errors import ConfigError
 from ros_detect.mqtt.broker import is_loopback, mosquitto_conf
-from ros_detect.mqtt.buffer import Backoff, OutBuffer, Outgoing, RateLimiter
+from ros_detect.mqtt.buffer import Backoff, Outgoing, RateLimiter
 from ros_detect.mqtt.config import AUTOSTART_MODES, MqttConfig, from_mapping, topic
 from ros_detect.paths import config_dir
+
+pytestmark = pytest.mark.unit
 
 
 def item(i: int, stream: str = "main_person") -> Outgoing:
@@ -82,7 +85,7 @@ def test_from_mapping_takes_ros_parameter_shapes() -> None:
 
 
 def test_buffer_keeps_order_and_drops_oldest_first() -> None:
-    buf = OutBuffer(3)
+    buf = DropQueue(3)
     assert all(buf.put(item(i)) for i in range(3))
     assert buf.put(item(3)) is False and buf.put(item(4)) is False
     assert buf.dropped == 2 and buf.high_water == 3
@@ -91,7 +94,7 @@ def test_buffer_keeps_order_and_drops_oldest_first() -> None:
 
 
 def test_buffer_push_front_keeps_order_when_full() -> None:
-    buf = OutBuffer(2)
+    buf = DropQueue(2)
     buf.put(item(1))
     buf.put(item(2))
     buf.push_front(item(0))  # a message that failed to send goes back first; the newest yields
@@ -100,7 +103,7 @@ def test_buffer_push_front_keeps_order_when_full() -> None:
 
 
 def test_buffer_is_fifo_across_threads() -> None:
-    buf = OutBuffer(100_000)
+    buf = DropQueue(100_000)
     got: list[bytes] = []
     stop = threading.Event()
 
@@ -118,6 +121,22 @@ def test_buffer_is_fifo_across_threads() -> None:
     t.join()
     assert got == [str(i).encode() for i in range(5000)]
     assert buf.dropped == 0
+
+
+def test_buffer_can_be_used_under_its_own_lock() -> None:
+    """The MQTT sender checks, pops and gives back items while holding `cond` (its state shares that lock)."""
+    buf: DropQueue[Outgoing] = DropQueue(3)
+    for i in range(4):
+        buf.put(item(i))
+    with buf.cond:
+        assert buf and len(buf) == 3
+        first = buf.pop()
+        buf.push_front(first)
+        assert [o.payload for o in buf.snapshot()] == [b"1", b"2", b"3"]
+    assert (buf.dropped, buf.accepted, buf.high_water) == (1, 4, 3)
+    while buf.pop() is not None:
+        pass
+    assert not buf and buf.snapshot() == []
 
 
 def test_rate_limiter_cadence_without_burst() -> None:

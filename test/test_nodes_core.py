@@ -20,6 +20,8 @@ from ros_detect.graph.params import (
 )
 from ros_detect.graph.stats import StatsWindow
 
+pytestmark = pytest.mark.unit
+
 
 def test_in_flight_window_bounds_and_counts() -> None:
     w = InFlightWindow(limit=2, timeout_s=5.0)

@@ -136,17 +136,17 @@ def test_incompatible_qos_is_logged(capfd: pytest.CaptureFixture[str]) -> None:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from std_msgs.msg import String
 
     from ros_detect.nodes.common import close_node
     from ros_detect.nodes.main_person import MainPersonNode
+    from ros_detect.nodes.messages import Detections
 
     ctx = Context()
     rclpy.init(context=ctx, domain_id=int(ros_env()["ROS_DOMAIN_ID"]))
     try:
         mp = MainPersonNode(namespace="qos_test", context=ctx)
         other = rclpy.create_node("best_effort_pub", namespace="qos_test", context=ctx)
-        other.create_publisher(String, "detections", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+        other.create_publisher(Detections, "detections", QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
         executor = SingleThreadedExecutor(context=ctx)
         executor.add_node(mp)
         executor.add_node(other)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +38,7 @@ def test_report_notebook_executes_in_smoke_mode(tmp_path):
         assert "NOT real" in text or "NOT A REAL RESULT" in text
 
 
+@pytest.mark.unit
 def test_committed_notebook_has_no_dead_cells():
     nb = nbformat.read(ROOT / "notebooks" / "report.ipynb", as_version=4)
     assert all(c.source.strip() for c in nb.cells), "empty cell in the report"

@@ -37,7 +37,7 @@ def test_detections_doc_round_trip_and_validates():
 
 
 def test_main_person_doc_validates_present_and_absent():
-    base = dict(seq=1, stamp={"sec": 1, "nanosec": 2}, frame_id="f", image_size=(427, 240))
+    base = dict(seq=1, stamp={"sec": 1, "nanosec": 2}, frame_id="f", image_size=(427, 240), weights="w")
     present = schema.main_person_doc(
         **base, box=[1, 2, 3, 4], score=0.9, track_id=7, held=False, latency_ms={"capture_to_main_person": 12.5}
     )

@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import psutil
 import pytest
 from helpers.mjpeg import MjpegServer, free_port
 from helpers.ros import ros_env
+from helpers.wait import count_lines, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "pw-Zq81-never-logged"
@@ -73,31 +73,43 @@ def graph_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "--mqtt", "--foxglove", "-p", "foxglove_bridge.port=0", "-p", "foxglove_bridge.http_port=0",
         "-o", str(tmp / "out"), "--no-video", *FAST,
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=ros_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp / "launch.log"  # a file, not a pipe: nobody reads a pipe while the test waits, and a full one blocks
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(cmd, env=ros_env(), stdout=sink, stderr=subprocess.STDOUT)
     mains = tmp / "out" / "main_person.jsonl"
-    listening: list[tuple[str, str, int]] = []
-    pids: list[int] = []
+    seen: dict[str, Any] = {"pids": [], "listening": []}
+
+    def up() -> bool:
+        """Results flowing and all three servers listening: the Foxglove WebSocket and page, and the broker."""
+        if proc.poll() is not None:
+            return True
+        seen["pids"] = _tree(proc.pid)
+        seen["listening"] = _listening(seen["pids"])
+        names = {name for name, _, _ in seen["listening"]}
+        return count_lines(mains) >= 3 and "mosquitto" in names and len(seen["listening"]) >= 3
+
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            pids = _tree(proc.pid)
-            listening = _listening(pids)
-            names = {name for name, _, _ in listening}
-            if mains.exists() and len(mains.read_text().splitlines()) >= 3 and "mosquitto" in names:
-                if len(listening) >= 3:  # Foxglove WebSocket + page + broker
-                    break
-            time.sleep(1.0)
+        wait_until(up, 300, interval_s=0.5)
         running = proc.poll() is None
+        listening = seen["listening"]
         pids = _tree(proc.pid)
         proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=90)
+        proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.communicate()
+            proc.wait()
         cam.stop()
-    time.sleep(2.0)
-    left = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    output = log.read_text(errors="replace")
+
+    def alive(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    wait_until(lambda: not any(alive(p) for p in pids), 30)  # orphans, if any, stay and fail the test below
+    left = [p for p in pids if alive(p)]
     return {
         "running": running,
         "listening": listening,
@@ -166,6 +178,7 @@ def test_malicious_checkpoint_is_refused_without_running_its_code(tmp_path: Path
     assert marker.read_text() == "pwned"
 
 
+@pytest.mark.unit
 def test_every_torch_load_in_the_product_is_weights_only() -> None:
     calls = []
     for path in (ROOT / "ros_detect").rglob("*.py"):
@@ -182,15 +195,11 @@ def test_every_torch_load_in_the_product_is_weights_only() -> None:
 
 def test_servers_default_to_loopback() -> None:
     """The declared defaults: a server only faces the network when someone configures it to."""
-    from ros_detect.bench.soak_camera import SoakCamera
     from ros_detect.mqtt.config import MqttConfig
 
     assert MqttConfig().host == "127.0.0.1"
-    cam = SoakCamera(fps=5.0)
-    try:
-        assert cam._httpd.server_address[0] == "127.0.0.1"
-    finally:
-        cam._httpd.server_close()
+    with MjpegServer(fps=5.0) as cam:  # the test camera of serve-mjpeg and soak
+        assert cam._httpd is not None and cam._httpd.server_address[0] == "127.0.0.1"
     pytest.importorskip("rclpy")
     from ros_detect.nodes.foxglove_bridge import PARAMS
 

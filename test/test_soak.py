@@ -86,6 +86,7 @@ def test_burst_latest_frame_wins_bounded_latency_and_counted_drops(
     assert report["latency_max_ms"] < min(20000, queued_ms), (report["latency_max_ms"], queued_ms)
 
 
+@pytest.mark.unit
 def test_rss_trend_flags_growth_not_noise() -> None:
     flat = RssTrend(tolerance_mb=30)
     grow = RssTrend(tolerance_mb=30)
@@ -99,6 +100,7 @@ def test_rss_trend_flags_growth_not_noise() -> None:
     assert RssTrend().summary()["ok"] is False  # no samples is no verdict
 
 
+@pytest.mark.unit
 def test_latency_quarters_and_flow_counts() -> None:
     q = latency_quarters([(t, 100.0 + t) for t in range(40)])
     assert [x["n"] for x in q] == [10, 10, 10, 10] and q[0]["p50_ms"] < q[-1]["p50_ms"]
@@ -121,6 +123,7 @@ def test_ten_minute_soak(tmp_path: Path) -> None:
     assert report["rss"]["ok"] and report["leftover_processes"] == []
 
 
+@pytest.mark.unit
 def test_frame_info_tracker_counts_each_replaced_frame_once() -> None:
     """The detector's drop count under latest-wins: whichever of frame_info and image arrives first."""
     from ros_detect.graph.flow import FrameInfoTracker

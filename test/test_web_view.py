@@ -22,6 +22,7 @@ from helpers.foxglove_client import FoxgloveTestClient
 from helpers.foxglove_graph import REPO, BridgeGraph, free_port, ros_env, wait_port
 
 from ros_detect import schema
+from ros_detect.detection.weights import RANDOM_INIT_LABEL
 
 DRIVER = REPO / "web" / "test" / "view.mjs"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,9 +66,10 @@ def _close(rgba: list[int], bgr: tuple[int, int, int], tol: int = 20) -> bool:
     return all(abs(rgba[i] - bgr[2 - i]) <= tol for i in range(3))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def graph(tmp_path_factory: pytest.TempPathFactory):
-    with BridgeGraph(rate=10.0, duration=60, log_dir=tmp_path_factory.mktemp("web_graph")) as g:
+    # Per test (one test uses it): no fake pipeline keeps publishing while the later tests run their own graphs.
+    with BridgeGraph(rate=10.0, duration=600, log_dir=tmp_path_factory.mktemp("web_graph")) as g:
         yield g
 
 
@@ -112,6 +114,27 @@ def test_page_draws_the_main_person_box_on_its_frame(graph: BridgeGraph, tmp_pat
     # Latency: the page drew a frame well within a second of its capture.
     assert 0 <= state["displayLatencyMs"] < 1000
     assert "fps" in result["stats"]
+
+    # The fake results say random-init weights: a red banner says so above the picture.
+    _assert_untrained_banner(result, image)
+
+
+def _assert_untrained_banner(result: dict, image: np.ndarray) -> None:
+    banner = result["banner"]
+    assert result["state"]["untrained"] is True and result["state"]["weights"] == RANDOM_INIT_LABEL
+    assert banner["visible"] and "UNTRAINED WEIGHTS" in banner["text"] and "NOT A REAL RESULT" in banner["text"]
+    assert result["weights"] == f"weights: {RANDOM_INIT_LABEL}"
+    left, top, width, height = (int(v) for v in banner["screenRect"])
+    strip = image[top + 2 : top + height - 2, left + width // 2 : left + width - 4].reshape(-1, 3).astype(int)
+    red = (strip[:, 2] > 150) & (strip[:, 1] < 60) & (strip[:, 0] < 60)  # BGR
+    assert red.mean() > 0.5, "the banner is not red in the screenshot"
+
+
+def test_page_shows_no_banner_for_trained_weights(tmp_path: Path) -> None:
+    with BridgeGraph(rate=10.0, duration=600, weights="pretrained (COCO_V1)", log_dir=tmp_path) as g:
+        result = open_page(g.page_url, tmp_path / "trained.png", min_frames=2)
+    assert result["state"]["untrained"] is False and result["state"]["errors"] == []
+    assert not result["banner"]["visible"] and result["weights"] == "weights: pretrained (COCO_V1)"
 
 
 def test_launched_graph_serves_foxglove_and_the_page_by_default(clip_path: Path, tmp_path: Path) -> None:
@@ -166,6 +189,8 @@ def test_launched_graph_serves_foxglove_and_the_page_by_default(clip_path: Path,
     shown = json.loads(result["mainJson"])
     schema.validate(shown)
     assert shown["frame_id"] == clip_path.stem and state["mainPersonReceived"] >= 1
+    assert shown["weights"] == RANDOM_INIT_LABEL  # --weights none: every document says so, and the page too
+    _assert_untrained_banner(result, cv2.imread(str(tmp_path / "real.png")))
     # The canvas holds a real clip frame: sky-ish top, grey road bottom (synthetic street), not a blank canvas.
     image = cv2.imread(str(tmp_path / "real.png"))
     left, top, width, height = (int(v) for v in result["canvas"]["screenRect"])

@@ -42,6 +42,7 @@ class BridgeGraph:
     duration: float = 60.0
     noise: bool = False
     synthetic: bool = False
+    weights: str | None = None  # weights label of the fake documents (default: random-init)
     bridge_params: dict[str, object] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=isolated_ros_env)
     ws_port: int = field(default_factory=free_port)
@@ -75,6 +76,7 @@ class BridgeGraph:
         cmd = [sys.executable, "-m", "ros_detect.nodes.fake_pipeline", "--rate", str(self.rate)]
         cmd += ["--duration", str(self.duration)]
         flags = [f for f, on in (("--noise", self.noise), ("--synthetic", self.synthetic)) if on]
+        flags += ["--weights", self.weights] if self.weights is not None else []
         return self._spawn("pipeline", [*cmd, *flags])
 
     def __enter__(self) -> BridgeGraph:

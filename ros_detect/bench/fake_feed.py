@@ -39,7 +39,7 @@ def render(seq: int, noise: bool = False) -> np.ndarray:
     return frame
 
 
-def docs(seq: int, stamp_ns: int) -> tuple[dict, dict]:
+def docs(seq: int, stamp_ns: int, weights: str = RANDOM_INIT_LABEL) -> tuple[dict, dict]:
     box = person_box(seq)
     det = schema.detections_doc(
         seq=seq,
@@ -48,7 +48,7 @@ def docs(seq: int, stamp_ns: int) -> tuple[dict, dict]:
         image_size=(W, H),
         model="fake",
         precision="fp32",
-        weights=RANDOM_INIT_LABEL,
+        weights=weights,
         detections=[Detection(tuple(box), 0.93, 1, "person"), Detection(tuple(CHAIR_BOX), 0.61, 62, "chair")],
         timing_ms={"decode": 1.0, "preprocess": 2.0, "inference": 50.0, "postprocess": 1.0},
     )
@@ -57,6 +57,7 @@ def docs(seq: int, stamp_ns: int) -> tuple[dict, dict]:
         stamp=det["stamp"],
         frame_id=FRAME_ID,
         image_size=(W, H),
+        weights=det["weights"],
         box=box,
         score=0.93,
         track_id=1,
@@ -94,6 +95,7 @@ def synthetic_docs(seq: int, stamp_ns: int) -> tuple[np.ndarray, dict, dict]:
         stamp=det["stamp"],
         frame_id="synthetic_street",
         image_size=(W, H),
+        weights=det["weights"],
         box=[round(v, 2) for v in boxes[-1]] if boxes else None,
         score=1.0 if boxes else None,
         track_id=1 if boxes else None,

@@ -12,6 +12,7 @@ import json
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,14 @@ class FoxgloveClient:
             got = self._handle(msg)
             if got is not None:
                 out.append(got)
+        return out
+
+    def collect_until(self, done: Callable[[list[Received]], bool], timeout: float = 60.0) -> list[Received]:
+        """Read until `done(received so far)` holds or `timeout` passes; the caller judges what came in."""
+        out: list[Received] = []
+        deadline = time.monotonic() + timeout
+        while not done(out) and (remaining := deadline - time.monotonic()) > 0:
+            out.extend(self.collect(min(remaining, 0.2)))
         return out
 
     def _handle(self, msg: str | bytes) -> Received | None:

@@ -20,6 +20,7 @@ from ros_detect.graph.bag import STORAGES, BagWriter, bag_topics, read_bag
 
 log = logging.getLogger(__name__)
 PACED_TYPE = "sensor_msgs/msg/Image"
+RESULT_TYPE = "ros_detect_interfaces/msg/MainPerson"  # --pace-results topic type until the graph shows it
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,7 +120,6 @@ def _record(node: Any, executor: Any, args: argparse.Namespace) -> int:
 
 def _play(node: Any, executor: Any, args: argparse.Namespace) -> int:
     from rclpy.qos import QoSProfile, ReliabilityPolicy
-    from std_msgs.msg import String
 
     if args.rate < 0 or args.max_in_flight < 1:
         raise ConfigError("bad --rate or --max-in-flight", "use --rate >= 0 and --max-in-flight >= 1")
@@ -131,7 +131,9 @@ def _play(node: Any, executor: Any, args: argparse.Namespace) -> int:
     pubs = {t: node.create_publisher(message_class(msgtype), t.lstrip("/"), qos) for t, (msgtype, _) in wanted.items()}
     results = [0]
     if args.pace_results:
-        node.create_subscription(String, args.pace_results, lambda _msg: results.__setitem__(0, results[0] + 1), qos)
+        result_type = message_class(_topic_type(node, executor, args.pace_results, args.wait) or RESULT_TYPE)
+        count = lambda _data: results.__setitem__(0, results[0] + 1)  # noqa: E731
+        node.create_subscription(result_type, args.pace_results, count, qos, raw=True)  # counted, not decoded
     deadline = time.monotonic() + args.wait
     while any(p.get_subscription_count() == 0 for p in pubs.values()) and time.monotonic() < deadline:
         executor.spin_once(timeout_sec=0.1)
@@ -160,6 +162,18 @@ def _play(node: Any, executor: Any, args: argparse.Namespace) -> int:
         _wait_results(executor, results, paced, args.result_timeout)
     print(f"played {sum(n for _, n in wanted.values())} messages from {args.bag}; {results[0]} results", flush=True)
     return 0
+
+
+def _topic_type(node: Any, executor: Any, topic: str, wait_s: float) -> str | None:
+    """The type a publisher of `topic` uses, once one is seen within `wait_s` (None if none is)."""
+    full = node.resolve_topic_name(topic)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        types = dict(node.get_topic_names_and_types()).get(full)
+        if types:
+            return types[0]
+        executor.spin_once(timeout_sec=0.1)
+    return None
 
 
 def _wait_results(executor: Any, results: list[int], target: int, timeout_s: float) -> None:

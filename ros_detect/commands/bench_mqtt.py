@@ -4,12 +4,14 @@ Each run publishes `--count` main_person documents at `--rate` Hz whose stamp is
 and an independent paho subscriber on the same machine records receive time - stamp. Paths:
 
 * client: MqttPublisher.submit -> broker -> subscriber (the MQTT hop alone)
-* bridge: ROS publisher -> std_msgs/String -> mqtt_bridge node -> broker -> subscriber (what the graph adds
-  after main_person; needs rclpy)
+* bridge: ROS publisher -> ros_detect_interfaces/MainPerson -> mqtt_bridge node -> broker -> subscriber
+  (what the graph adds after main_person; needs rclpy)
 
 against mosquitto with and without `set_tcp_nodelay`, and the embedded amqtt broker. `--listen` instead
 measures a running graph: it subscribes `<prefix>/+/main_person` on a broker and reports stamp -> receive,
-i.e. capture -> MQTT including the detector.
+i.e. capture -> MQTT including the detector. `--compare-graph` runs the ROS graph (`ros-detect launch webcam`)
+and the one-process `ros-detect webcam` one after the other on the same MJPEG camera and detector settings
+(ros_detect/bench/live_compare.py) and writes bench_results/webcam_vs_graph.json.
 """
 
 from __future__ import annotations
@@ -41,11 +43,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--brokers", default=",".join(BROKERS), help=f"comma list of {', '.join(BROKERS)}")
     parser.add_argument("--paths", default=",".join(PATHS), help=f"comma list of {', '.join(PATHS)}")
     parser.add_argument("--qos", type=int, default=1, choices=(0, 1, 2))
-    parser.add_argument("--warmup", type=int, default=20, help="first messages left out of the figures")
+    parser.add_argument("--warmup", type=int, help="first messages left out of the figures (20; --compare-graph: 5)")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--listen", metavar="HOST:PORT", help="measure a running graph's main_person instead")
     parser.add_argument("--prefix", default="ros_detect", help="topic prefix for --listen")
     parser.add_argument("--duration", type=float, default=60.0, help="--listen: stop after this many seconds")
+    g = parser.add_argument_group("--compare-graph: ros-detect launch webcam vs ros-detect webcam (no ROS)")
+    g.add_argument("--compare-graph", action="store_true", help="capture -> MQTT of the graph and of the one process")
+    g.add_argument("--results", type=int, default=40, help="main_person messages measured per run")
+    g.add_argument("--camera-fps", type=float, default=15.0, help="frame rate of the served MJPEG camera")
+    g.add_argument("--video", help="video file the camera serves (default: the synthetic street)")
+    g.add_argument("--pairs", type=int, default=1, help="graph/webcam pairs (alternating order); medians reported")
+    for opt in ("weights", "model", "precision", "proposals", "threads"):
+        g.add_argument(f"--{opt}", help=f"detector {opt} for both (default: config/webcam.yaml)")
 
 
 @dataclass
@@ -146,8 +156,8 @@ def run_bridge(port: int, args: argparse.Namespace) -> None:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
-    from std_msgs.msg import String
 
+    from ros_detect.nodes.messages import MainPerson, main_person_msg
     from ros_detect.nodes.mqtt_bridge import MqttBridgeNode
 
     with rclpy.init():
@@ -161,7 +171,7 @@ def run_bridge(port: int, args: argparse.Namespace) -> None:
             ]
         )
         feeder = rclpy.create_node("bench_feed")
-        pub = feeder.create_publisher(String, "main_person", 100)
+        pub = feeder.create_publisher(MainPerson, "main_person", 100)
         executor = SingleThreadedExecutor()
         executor.add_node(bridge)
         spin = threading.Thread(target=executor.spin, daemon=True)
@@ -169,7 +179,7 @@ def run_bridge(port: int, args: argparse.Namespace) -> None:
         deadline = time.monotonic() + 10
         while (pub.get_subscription_count() < 1 or not bridge.mqtt.connected) and time.monotonic() < deadline:
             time.sleep(0.02)
-        _paced(args.count, args.rate, lambda seq: pub.publish(String(data=main_person_payload(seq))))
+        _paced(args.count, args.rate, lambda seq: pub.publish(main_person_msg(schema.loads(main_person_payload(seq)))))
         bridge.mqtt.flush(10.0)
         executor.shutdown()
         bridge.close()
@@ -217,7 +227,50 @@ def listen(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare_graph(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ros_detect.bench.live_compare import CompareConfig, print_report
+    from ros_detect.bench.live_compare import run as run_compare
+
+    detector_args: list[str] = []
+    for opt in ("weights", "model", "precision", "proposals", "threads"):
+        if getattr(args, opt) is not None:
+            detector_args += [f"--{opt}", str(getattr(args, opt))]
+    if not _trained(args):  # random-init RPN keeps few proposals: force the deployed load (as bench-pipeline)
+        detector_args += ["-p", "detector.force_proposals=true"]
+    cfg = CompareConfig(
+        results=args.results,
+        warmup=5 if args.warmup is None else args.warmup,
+        camera_fps=args.camera_fps,
+        video=args.video,
+        pairs=args.pairs,
+        detector_args=tuple(detector_args),
+        out=Path(args.json or "bench_results/webcam_vs_graph.json"),
+    )
+    report = run_compare(cfg)
+    print_report(report)
+    return 0
+
+
+def _trained(args: argparse.Namespace) -> bool:
+    from ros_detect.detection.models import weights_enum_class
+    from ros_detect.detection.weights import resolve_weights
+    from ros_detect.graph.params import load_param_file, params_for
+    from ros_detect.graph.plan import deployed_defaults, shipped_config_files
+
+    files = [load_param_file(f) for f in shipped_config_files("webcam")]
+    deployed = deployed_defaults("detector") | params_for(files, "detector")
+    weights = args.weights or deployed.get("weights", "auto")
+    model = args.model or deployed.get("model")
+    return resolve_weights(weights, weights_enum_class(model)).trained
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.compare_graph:
+        return compare_graph(args)
+    if args.warmup is None:
+        args.warmup = 20
     if args.listen:
         return listen(args)
     brokers = [b.strip() for b in args.brokers.split(",") if b.strip()]

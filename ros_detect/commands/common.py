@@ -7,7 +7,11 @@ from typing import Any
 
 from ros_detect.detection.detector import DetectorConfig
 from ros_detect.detection.models import MODELS, ModelSpec
+from ros_detect.graph.params import parse_override
 from ros_detect.graph.plan import deployed_defaults
+
+# Detector options that graph-style commands (launch, webcam) turn into `detector.<name>` overrides.
+DETECTOR_OPTIONS = ("weights", "model", "precision", "device", "threads", "proposals", "score_threshold")
 
 
 def deployed_detector_defaults() -> dict[str, Any]:
@@ -40,3 +44,31 @@ def detector_config(args: argparse.Namespace) -> DetectorConfig:
         device=args.device,
         threads=args.threads,
     )
+
+
+def param_overrides(
+    args: argparse.Namespace, source: str, source_options: tuple[str, ...] = ()
+) -> dict[str, dict[str, Any]]:
+    """{node: {param: value}} from `-p NODE.NAME=VALUE`, INPUT / --source and the named options.
+
+    An option left at None was not given: the parameter file decides. `-p` comes first, so a named option
+    given on the command line wins, as in `ros-detect launch`.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for text in args.param:
+        node, name, value = parse_override(text)
+        out.setdefault(node, {})[name] = value
+    given = getattr(args, "input", None) or getattr(args, "source_opt", None)
+    if given:
+        out.setdefault(source, {})["input"] = str(given)
+    for opt in source_options:
+        value = getattr(args, opt, None)
+        if value is not None:
+            out.setdefault(source, {})[opt] = value
+    for opt in DETECTOR_OPTIONS:
+        value = getattr(args, opt)
+        if value is not None:
+            out.setdefault("detector", {})[opt] = value
+    if args.score_threshold is not None:
+        out.setdefault("main_person", {}).setdefault("min_score", min(0.5, args.score_threshold))
+    return out

@@ -27,15 +27,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from ros_detect.commands.common import add_detector_arguments
+from ros_detect.commands.common import DETECTOR_OPTIONS, add_detector_arguments, param_overrides
 from ros_detect.detection.weights import RANDOM_INIT_LABEL
 from ros_detect.errors import ConfigError, InputError, RosDetectError
-from ros_detect.graph.params import dump_param_file, parse_override
+from ros_detect.graph.params import dump_param_file
 from ros_detect.graph.plan import MODES, GraphSpec, plan_graph
 from ros_detect.media.sources import ASPECT_MODES, VideoSource, source_id
 
 log = logging.getLogger(__name__)
-DETECTOR_OPTIONS = ("weights", "model", "precision", "device", "threads", "proposals", "score_threshold")
 DRAIN_TIMEOUT_S = 10.0  # longest wait for results still on the wire (end of a video, a stop)
 STOP_TIMEOUT_S = 10.0  # per node process, then SIGKILL
 GRAPH_UP_TIMEOUT_S = 120.0  # sinks up and matched before the source starts (video: wait_for_graph_s)
@@ -83,30 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     src = MODES[args.mode].source
-    out: dict[str, dict[str, Any]] = {}
-    for text in args.param:
-        node, name, value = parse_override(text)
-        out.setdefault(node, {})[name] = value
-    given = args.input or args.source_opt
-    if given:
-        out.setdefault(src, {})["input"] = given
-    for opt, node, name in (
-        ("aspect", src, "aspect"),
-        ("start_frame", src, "start_frame"),
-        ("stop_frame", src, "stop_frame"),
-        ("rate", src, "rate"),
-    ):
-        value = getattr(args, opt, None)
-        if value is not None:
-            out.setdefault(node, {})[name] = value
+    out = param_overrides(args, src, ("aspect", "start_frame", "stop_frame", "rate"))
     if args.loop:
         out.setdefault(src, {})["loop"] = True
-    for opt in DETECTOR_OPTIONS:
-        value = getattr(args, opt)
-        if value is not None:
-            out.setdefault("detector", {})[opt] = value
-    if args.score_threshold is not None:
-        out.setdefault("main_person", {}).setdefault("min_score", min(0.5, args.score_threshold))
     return out
 
 
@@ -115,6 +93,7 @@ def _raise_keyboard_interrupt() -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    importlib.import_module("ros_detect.nodes.messages")  # not built: problem + fix before any node starts
     spec = plan_graph(
         args.mode,
         config_files=args.config,

@@ -60,14 +60,14 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigError(f"cannot create output directory {out}: {exc.strerror}", "pass a writable -o") from None
 
-    from ros_detect.bench.soak_camera import SoakCamera
+    from ros_detect.media.mjpeg_server import MjpegServer
 
     if "ROS_DOMAIN_ID" not in os.environ:  # a private graph: other ROS traffic on this machine would skew the figures
         os.environ["ROS_DOMAIN_ID"] = str(random.SystemRandom().randint(1, 100))
         os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     print(f"soak: ROS_DOMAIN_ID={os.environ['ROS_DOMAIN_ID']}", flush=True)
 
-    camera = None if args.source else SoakCamera(fps=args.fps).start()
+    camera = None if args.source else MjpegServer(fps=args.fps).start()
     url = args.source or camera.url  # type: ignore[union-attr]
     cmd = [sys.executable, "-m", "ros_detect.cli", "launch", "webcam", "--source", url]
     cmd += ["--processes", args.processes, *launch_args]
@@ -111,6 +111,8 @@ def _watch(proc: subprocess.Popen, args: argparse.Namespace) -> dict[str, Any]:
     from rclpy.qos import QoSProfile
     from std_msgs.msg import String
 
+    from ros_detect.nodes.messages import MainPerson, main_person_doc
+
     ctx = Context()
     rclpy.init(context=ctx)
     node = rclpy.create_node("soak_monitor", context=ctx)
@@ -120,8 +122,8 @@ def _watch(proc: subprocess.Popen, args: argparse.Namespace) -> dict[str, Any]:
     latency: list[tuple[float, float]] = []
     state: dict[str, Any] = {"first": None, "received": 0}
 
-    def on_main(msg: String) -> None:
-        doc = json.loads(msg.data)
+    def on_main(msg: MainPerson) -> None:
+        doc = main_person_doc(msg)
         now = time.monotonic()
         if state["first"] is None:
             state["first"] = now
@@ -134,7 +136,7 @@ def _watch(proc: subprocess.Popen, args: argparse.Namespace) -> dict[str, Any]:
         doc = json.loads(msg.data)
         stats[doc.get("node", "?")] = doc
 
-    node.create_subscription(String, "main_person", on_main, QoSProfile(depth=50))
+    node.create_subscription(MainPerson, "main_person", on_main, QoSProfile(depth=50))
     node.create_subscription(String, "stats", on_stats, QoSProfile(depth=50))
     trend = RssTrend(tolerance_mb=args.tolerance_mb)
     t_start = time.monotonic()

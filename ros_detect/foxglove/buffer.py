@@ -1,62 +1,11 @@
-"""Bounded hand-off buffers for the Foxglove bridge: `put` never blocks, the oldest item is dropped and counted.
-
-The ROS callbacks only `put`; worker threads do JPEG encoding and WebSocket logging. So a slow web client,
-or a slow encoder, costs dropped view frames, never time in the pipeline's executor.
-"""
+"""A bounded map of recent entries for the Foxglove bridge (the hand-off queues are ros_detect.dropqueue)."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Generic, TypeVar
 
-T = TypeVar("T")
 V = TypeVar("V")
-
-
-class DropBuffer(Generic[T]):
-    """A FIFO of at most `maxlen` items; when full, `put` drops the oldest item and counts it."""
-
-    def __init__(self, maxlen: int) -> None:
-        if maxlen < 1:
-            raise ValueError(f"maxlen must be >= 1, got {maxlen}")
-        self.maxlen = int(maxlen)
-        self._items: deque[T] = deque()
-        self._cond = threading.Condition()
-        self._closed = False
-        self.dropped = 0
-        self.accepted = 0
-
-    def put(self, item: T) -> bool:
-        """Queue `item`; returns False when an older item had to be dropped to make room."""
-        with self._cond:
-            dropped = len(self._items) >= self.maxlen
-            if dropped:
-                self._items.popleft()
-                self.dropped += 1
-            self._items.append(item)
-            self.accepted += 1
-            self._cond.notify()
-            return not dropped
-
-    def get(self, timeout: float | None = None) -> T | None:
-        """The oldest item, or None after `timeout` seconds or once closed and empty."""
-        with self._cond:
-            if not self._items and not self._closed:
-                self._cond.wait(timeout)
-            return self._items.popleft() if self._items else None
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class RecentMap(Generic[V]):

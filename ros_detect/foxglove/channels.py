@@ -17,7 +17,9 @@ from foxglove import messages as fm
 from foxglove.channels import CompressedImageChannel, ImageAnnotationsChannel
 
 from ros_detect import schema
+from ros_detect.detection.weights import RANDOM_INIT_LABEL, UNTRAINED_BANNER
 from ros_detect.errors import ConfigError
+from ros_detect.foxglove.viewer_schema import viewer_schema
 
 # Foxglove topic names (absolute: they name WebSocket channels, not ROS topics).
 IMAGE_TOPIC = "/image"
@@ -30,6 +32,8 @@ BRIDGE_STATS_TOPIC = "/bridge_stats"  # the bridge's own view of the pipeline: w
 MAIN_COLOR = (0.0, 1.0, 0.0, 1.0)  # main person: pure green, thick (the page and tests look for it)
 OTHER_COLOR = (1.0, 0.6, 0.0, 1.0)  # every other detection: orange, thin
 TEXT_BG = (0.0, 0.0, 0.0, 0.6)
+WARNING_TEXT = (1.0, 1.0, 1.0, 1.0)  # the untrained-weights banner: white on red, top left of the image
+WARNING_BG = (0.85, 0.0, 0.0, 0.9)
 MAIN_THICKNESS = 3.0
 OTHER_THICKNESS = 1.5
 FONT_SIZE = 12.0
@@ -102,8 +106,28 @@ def main_person_label(main: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def weights_untrained(*docs: dict[str, Any] | None) -> bool:
+    """True when the documents of a frame come from random-init weights (main_person's own field first)."""
+    for doc in docs:
+        if doc is not None and doc.get("weights") is not None:
+            return doc["weights"] == RANDOM_INIT_LABEL
+    return False
+
+
+def untrained_banner(stamp: fm.Timestamp) -> fm.TextAnnotation:
+    return fm.TextAnnotation(
+        timestamp=stamp,
+        position=fm.Point2(x=4.0, y=FONT_SIZE + 4.0),
+        text=UNTRAINED_BANNER,
+        font_size=FONT_SIZE,
+        text_color=_color(WARNING_TEXT),
+        background_color=_color(WARNING_BG),
+    )
+
+
 def image_annotations(detections: dict[str, Any] | None, main: dict[str, Any] | None) -> fm.ImageAnnotations:
-    """Boxes of one frame: every detection thin orange with label + score, the main person thick green.
+    """Boxes of one frame: every detection thin orange with label + score, the main person thick green, and
+    the untrained-weights banner when the weights are random-init.
 
     Either document may be missing (the bridge dropped it); the stamp comes from whichever is present.
     """
@@ -122,12 +146,17 @@ def image_annotations(detections: dict[str, Any] | None, main: dict[str, Any] | 
     if main_box is not None:
         points.append(_box_outline(main_box, stamp, MAIN_COLOR, MAIN_THICKNESS))
         texts.append(_label(main_box, main_person_label(main), stamp, MAIN_COLOR))
+    if weights_untrained(main, detections):
+        texts.append(untrained_banner(stamp))
     return fm.ImageAnnotations(timestamp=stamp, points=points, texts=texts)
 
 
 def json_channel_schema(schema_id: str) -> dict[str, Any]:
-    """The project's JSON Schema for a channel; its "title" becomes the Foxglove schema name."""
-    return schema.json_schema(schema_id)
+    """The JSON Schema a channel advertises: the canonical one in the form Foxglove / Lichtblick can parse.
+
+    Its "title" becomes the Foxglove schema name.
+    """
+    return viewer_schema(schema.json_schema(schema_id))
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The Foxglove bridge without ROS: a WebSocket server fed with frames and JSON documents.
 
 Callers (the rclpy node, or a test) hand over frames and documents with the `on_*` methods, which only
-queue them in bounded DropBuffers. Two worker threads drain the queues: one JPEG-encodes frames (only
+queue them in bounded DropQueues. Two worker threads drain the queues: one JPEG-encodes frames (only
 while a client subscribes to the image channel), one forwards the JSON documents and builds the image
 annotations. The SDK server then keeps at most `client_backlog` messages per client and drops the
 oldest for a client that stops reading, so no client can hold memory or time in the pipeline.
@@ -20,8 +20,9 @@ import foxglove
 import numpy as np
 
 from ros_detect import schema
+from ros_detect.dropqueue import DropQueue
 from ros_detect.errors import ConfigError
-from ros_detect.foxglove.buffer import DropBuffer, RecentMap
+from ros_detect.foxglove.buffer import RecentMap
 from ros_detect.foxglove.channels import (
     Channels,
     check_jpeg_quality,
@@ -60,8 +61,8 @@ class FoxgloveRelay:
     def __init__(self, config: RelayConfig) -> None:
         self.config = config.check()
         self.channels = Channels.create()
-        self.images: DropBuffer[tuple[np.ndarray, int, str]] = DropBuffer(config.image_queue)
-        self.docs: DropBuffer[tuple[str, str]] = DropBuffer(config.doc_queue)
+        self.images: DropQueue[tuple[np.ndarray, int, str]] = DropQueue(config.image_queue)
+        self.docs: DropQueue[tuple[str, str]] = DropQueue(config.doc_queue)
         self._pending = RecentMap[dict[str, Any]](64)  # detections waiting for their main person
         self._lock = threading.Lock()
         self.window = StatsWindow(config.node)
@@ -72,6 +73,9 @@ class FoxgloveRelay:
 
     # -- lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> FoxgloveRelay:
+        # The SDK's own log lines (clients registered/closed, "outbox for client ADDR full" when a client is too
+        # slow and its oldest messages are dropped) go to the node's log. Only the first call in a process counts.
+        foxglove.set_log_level(logging.INFO)
         if self.config.host not in LOOPBACK:
             log.warning("Foxglove server binds %s: reachable from other machines", self.config.host)
         try:

@@ -2,13 +2,17 @@
 
 Messages stay serialized CDR end to end: `ros-detect bag play` publishes the stored bytes as they are and
 `record` stores what the subscription hands over raw, so bags are interchangeable with `ros2 bag`.
-Type definitions come from rosbags' ROS 2 Kilted typestore.
+Type definitions come from rosbags' ROS 2 Kilted typestore plus the installed ros_detect_interfaces
+(its .msg files), so the typed `detections` / `main_person` topics record and play like standard types.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +22,34 @@ from ros_detect.schema import split_ns
 STORAGES = ("mcap", "sqlite3")
 
 
-def typestore() -> Any:
-    from rosbags.typesys import Stores, get_typestore
+INTERFACES = "ros_detect_interfaces"
 
-    return get_typestore(Stores.ROS2_KILTED)
+
+def interface_definitions() -> dict[str, str]:
+    """'ros_detect_interfaces/msg/<Name>' -> .msg text of the installed interface package ({} if none).
+
+    Looked up in the AMENT_PREFIX_PATH prefixes (a sourced workspace), then this Python's prefix (the venv
+    scripts/build_interfaces.sh installs into, where AMENT_PREFIX_PATH is usually unset).
+    """
+    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p] + [sys.prefix]
+    for prefix in prefixes:
+        msg_dir = Path(prefix) / "share" / INTERFACES / "msg"
+        if msg_dir.is_dir():
+            return {f"{INTERFACES}/msg/{p.stem}": p.read_text() for p in sorted(msg_dir.glob("*.msg"))}
+    return {}
+
+
+@cache
+def typestore() -> Any:
+    """rosbags' ROS 2 Kilted types plus ros_detect_interfaces (built once per process)."""
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    store = get_typestore(Stores.ROS2_KILTED)
+    types: dict[str, Any] = {}
+    for name, text in interface_definitions().items():
+        types.update(get_types_from_msg(text, name))
+    store.register(types)
+    return store
 
 
 @dataclass(frozen=True)
@@ -54,7 +82,10 @@ class BagWriter:
         if topic in self._connections:
             return
         if msgtype not in self.store.types:
-            raise ConfigError(f"message type {msgtype} of {topic} is unknown to rosbags", "record standard types only")
+            raise ConfigError(
+                f"message type {msgtype} of {topic} is unknown to rosbags",
+                "record standard types or ros_detect_interfaces (build it: scripts/build_interfaces.sh)",
+            )
         self._connections[topic] = self._writer.add_connection(topic, msgtype, typestore=self.store)
         self.counts[topic] = 0
 

@@ -304,11 +304,7 @@ def plan_graph(
     files = shipped_config_files(mode) + [Path(f) for f in config_files or []]
     loaded = [load_param_file(f) for f in files]
     overrides = overrides or {}
-    unknown = set(overrides) - set(NODES) - {""}
-    if unknown:
-        raise ConfigError(
-            f"parameter override for unknown node(s) {sorted(unknown)}", f"use one of: {', '.join(NODES)}"
-        )
+    check_override_nodes(overrides)
     names: list[str] = []
     skipped: list[str] = []
     for name in graph_nodes(mode, bridges):
@@ -321,9 +317,30 @@ def plan_graph(
     computed = computed_parameters(names, recorder_images)
     nodes = []
     for name in names:
-        params = deployed_defaults(name) | params_for(loaded, name, namespace) | computed.get(name, {})
-        params.update(overrides.get("", {}))
-        params.update(overrides.get(name, {}))
         module, cls = NODES[name]
+        params = node_params(loaded, name, namespace, overrides, computed.get(name, {}))
         nodes.append(NodeSpec(name, module, cls, params))
     return GraphSpec(mode, namespace.strip("/"), nodes, files, skipped)
+
+
+def check_override_nodes(overrides: dict[str, dict[str, Any]]) -> None:
+    unknown = set(overrides) - set(NODES) - {""}
+    if unknown:
+        raise ConfigError(
+            f"parameter override for unknown node(s) {sorted(unknown)}", f"use one of: {', '.join(NODES)}"
+        )
+
+
+def node_params(
+    loaded: list[dict[str, dict[str, Any]]],
+    name: str,
+    namespace: str,
+    overrides: dict[str, dict[str, Any]],
+    computed: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A node's parameters: its deployed defaults, the files' sections for it, what the plan computes, then
+    overrides for every node (''), then its own. Shared by `ros-detect launch` and `ros-detect webcam`."""
+    params = deployed_defaults(name) | params_for(loaded, name, namespace) | (computed or {})
+    params.update(overrides.get("", {}))
+    params.update(overrides.get(name, {}))
+    return params

@@ -86,7 +86,6 @@ class LocalBroker:
     _log_file: object = field(default=None, repr=False)
     owns_workdir: bool = True  # a temporary directory this program made: removed on stop
 
-
     def alive(self) -> bool:
         return self.process.poll() is None
 

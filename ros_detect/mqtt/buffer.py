@@ -1,10 +1,11 @@
-"""The pure parts of the MQTT publisher: bounded in-order buffer, detections rate limit, reconnect backoff."""
+"""The pure parts of the MQTT publisher: outgoing messages, detections rate limit, reconnect backoff.
+
+Messages wait for the broker in a ros_detect.dropqueue.DropQueue (bounded, the oldest dropped and counted).
+"""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
 
@@ -14,48 +15,6 @@ class Outgoing:
     payload: bytes
     qos: int
     retain: bool
-
-
-class OutBuffer:
-    """FIFO of messages waiting for the broker. Full: the oldest is dropped and counted (fresh data wins).
-
-    Thread-safe; `put` never blocks, so a ROS callback can always hand over a result and return.
-    """
-
-    def __init__(self, maxlen: int) -> None:
-        self.maxlen = int(maxlen)
-        self._items: deque[Outgoing] = deque()
-        self.cond = threading.Condition()
-        self.dropped = 0
-        self.high_water = 0
-
-    def put(self, item: Outgoing) -> bool:
-        """Append; returns False when an older item had to be dropped to make room."""
-        with self.cond:
-            dropped = len(self._items) >= self.maxlen
-            if dropped:
-                self._items.popleft()
-                self.dropped += 1
-            self._items.append(item)
-            self.high_water = max(self.high_water, len(self._items))
-            self.cond.notify_all()
-        return not dropped
-
-    def push_front(self, item: Outgoing) -> None:
-        """Give back an item that could not be sent, keeping the order."""
-        with self.cond:
-            if len(self._items) >= self.maxlen:  # the newest loses: order matters more than one result
-                self._items.pop()
-                self.dropped += 1
-            self._items.appendleft(item)
-
-    def pop(self) -> Outgoing | None:
-        with self.cond:
-            return self._items.popleft() if self._items else None
-
-    def __len__(self) -> int:
-        with self.cond:
-            return len(self._items)
 
 
 class RateLimiter:

@@ -22,8 +22,9 @@ from typing import Any, Protocol
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
+from ros_detect.dropqueue import DropQueue
 from ros_detect.errors import ConfigError
-from ros_detect.mqtt.buffer import Backoff, OutBuffer, Outgoing, RateLimiter
+from ros_detect.mqtt.buffer import Backoff, Outgoing, RateLimiter
 from ros_detect.mqtt.config import OFFLINE, ONLINE, STATUS, STREAMS, MqttConfig, topic
 
 WINDOW = 20  # unacknowledged messages at a time (= paho's default max_inflight)
@@ -68,7 +69,7 @@ class MqttPublisher:
     def __init__(self, config: MqttConfig, logger: Logger | None = None) -> None:
         self.config = config
         self.log: Logger = logger or logging.getLogger("ros_detect.mqtt")
-        self.buffer = OutBuffer(config.buffer_size)
+        self.buffer: DropQueue[Outgoing] = DropQueue(config.buffer_size)
         self.rate = RateLimiter(config.detections_max_hz)
         self.backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s)
         self.source_id: str | None = config.source_id or None
@@ -144,7 +145,7 @@ class MqttPublisher:
         with self._cond:
             return {
                 **self.counters,
-                "buffered": len(self.buffer._items),
+                "buffered": len(self.buffer),
                 "buffer_high_water": self.buffer.high_water,
                 "dropped": self.buffer.dropped,
                 "inflight": len(self._inflight),
@@ -216,12 +217,13 @@ class MqttPublisher:
         while True:
             with self._cond:
                 while not self._closing and not (
-                    self.connected and not self._drain and len(self._inflight) < WINDOW and self.buffer._items
+                    self.connected and not self._drain and len(self._inflight) < WINDOW and self.buffer
                 ):
                     self._cond.wait(0.5)
                 if self._closing:
                     return
-                item = self.buffer._items.popleft()
+                item = self.buffer.pop()
+                assert item is not None  # checked under the same lock
             try:
                 info = client.publish(self._topics[item.stream], item.payload, item.qos, item.retain)
             except (ValueError, RuntimeError) as exc:  # e.g. payload over the MQTT limit: skip it, keep going
@@ -236,7 +238,7 @@ class MqttPublisher:
                         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                             self._drain = True
                 else:  # QoS 0 on a connection that just dropped: put it back, keep the order
-                    self.buffer._items.appendleft(item)
+                    self.buffer.push_front(item)
                     self.connected = False
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
@@ -324,7 +326,7 @@ class MqttPublisher:
         """Wait until everything buffered is acknowledged (only possible while connected)."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while self.buffer._items or self._inflight:
+            while self.buffer or self._inflight:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self.connected:
                     return False
@@ -356,7 +358,7 @@ class MqttPublisher:
         client.loop_stop()
         self._client = None
         with self._cond:
-            left = [item.stream for item in self.buffer._items]
+            left = [item.stream for item in self.buffer.snapshot()]
         if left:  # a heartbeat that raced the shutdown is no loss; a result is
             say = self.log.info if set(left) == {"stats"} else self.log.warning
             say(f"MQTT: closed with {len(left)} message(s) undelivered ({', '.join(sorted(set(left)))})")

@@ -22,6 +22,7 @@ Convention every node module follows (the launcher `ros-detect launch` and the l
   a clean exit on Ctrl-C/SIGTERM (no traceback), and RosDetectError printed as problem + fix (exit 2).
 
 Topics: `image` (sensor_msgs/Image bgr8 427x240, header.stamp = capture time, header.frame_id = source id),
-`detections` / `main_person` (std_msgs/String, one JSON document per frame, schemas in ros_detect/schemas),
+`detections` / `main_person` (ros_detect_interfaces/Detections and MainPerson, one per frame; the JSON
+documents of ros_detect/schemas for MQTT/Foxglove/files come from ros_detect/nodes/messages.py),
 `stats` (std_msgs/String, `ros_detect/stats@1` about once a second per node, built by ros_detect/graph/stats.py).
 """

@@ -3,23 +3,23 @@
 A reader thread blocks on the capture and publishes each frame as it arrives (publishing from a
 thread is safe in rclpy), with sensor-data QoS by default, so a busy detector only ever sees the newest
 frame. When the device or stream disappears the thread reconnects with exponential backoff
-(reconnect_initial_s doubling up to reconnect_max_s) and reports `reconnecting` in stats.
+(reconnect_initial_s doubling up to reconnect_max_s; ros_detect/media/camera.py, shared with the ROS-free
+`ros-detect webcam`) and reports `reconnecting` in stats.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ros_detect.errors import RosDetectError
 from ros_detect.graph.flow import frame_info_doc
 from ros_detect.graph.plan import with_deployed_defaults
-from ros_detect.media.sources import ASPECT_MODES, OUTPUT_SIZE, VideoSource, source_id
+from ros_detect.media.camera import CameraConfig, ReconnectingCamera
+from ros_detect.media.sources import ASPECT_MODES
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     StatsPublisher,
@@ -65,12 +65,11 @@ class CameraSourceNode(Node):
             },
         )
         self.params = p
-        self.source_id = p["source_id"] or source_id(p["input"])
+        self.camera = ReconnectingCamera(
+            CameraConfig(**{k: p[k] for k in CameraConfig.__dataclass_fields__}), self.get_logger()
+        )
+        self.source_id = self.camera.source_id
         self.seq = 0
-        self.connects = 0
-        self.disconnects = 0
-        self.open_failures = 0
-        self.skipped = 0
         self.image_pub = self.create_publisher(
             Image,
             p["image_topic"],
@@ -82,50 +81,19 @@ class CameraSourceNode(Node):
         self.stats.window.frame_id = self.source_id
         self.stats.extra = self._refresh_counters
         self._stop = threading.Event()
-        self._source: VideoSource | None = None
         self._thread = threading.Thread(target=self._run, name="camera_reader", daemon=True)
         log_parameters(self, p | {"source_id": self.source_id})
         self._thread.start()
 
     def _run(self) -> None:
-        p = self.params
-        delay = p["reconnect_initial_s"]
-        min_period = 1.0 / p["max_fps"] if p["max_fps"] > 0 else 0.0
-        while not self._stopping():
-            try:
-                self._source = VideoSource(p["input"], OUTPUT_SIZE, p["aspect"], open_timeout_s=p["open_timeout_s"])
-            except RosDetectError as exc:
-                self.open_failures += 1
-                self.stats.window.state = "reconnecting"
-                self.get_logger().warning(f"{exc.problem}; retrying in {delay:.1f} s", throttle_duration_sec=10.0)
-                self._stop.wait(delay)
-                delay = min(delay * 2, p["reconnect_max_s"])
-                continue
-            self.connects += 1
-            self.get_logger().info(f"reading {p['input']} (connection {self.connects})")
-            delay = p["reconnect_initial_s"]
+        for frame in self.camera.frames(self._stopping, self._stop.wait):
             self.stats.window.state = "running"
-            last = 0.0
-            for frame in self._source:
-                if self._stopping():
-                    break
-                if min_period and time.monotonic() - last < min_period:
-                    self.skipped += 1
-                    continue
-                last = time.monotonic()
-                try:
-                    self._publish(frame)
-                except Exception:
-                    if not self._stopping():
-                        raise
-                    break  # Ctrl-C/SIGTERM shut the context down between the check and the publish
-            self._source.close()
-            self._source = None
-            if not self._stopping():
-                self.disconnects += 1
-                self.stats.window.state = "reconnecting"
-                self.get_logger().warning(f"{p['input']} stopped delivering frames; reconnecting")
-                self._stop.wait(delay)
+            try:
+                self._publish(frame)
+            except Exception:
+                if not self._stopping():
+                    raise
+                break  # Ctrl-C/SIGTERM shut the context down between the check and the publish
 
     def _stopping(self) -> bool:
         """close() was called, or rclpy's signal handler already shut the context down."""
@@ -139,11 +107,11 @@ class CameraSourceNode(Node):
         self.stats.window.record(stage_ms={"decode": frame.decode_ms}, frame_id=self.source_id)
 
     def _refresh_counters(self, window: Any) -> None:
-        window.set_counter("published", self.seq)
-        window.set_counter("connects", self.connects)
-        window.set_counter("disconnects", self.disconnects)
-        window.set_counter("open_failures", self.open_failures)
-        window.set_counter("skipped_max_fps", self.skipped)
+        if self.camera.state == "reconnecting":
+            window.state = "reconnecting"
+        for name, value in self.camera.counters().items():
+            window.set_counter(name, value)
+        window.set_counter("published", self.seq)  # frames actually published (the camera counts read ones)
 
     def close(self) -> None:
         self._stop.set()

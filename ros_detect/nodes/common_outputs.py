@@ -16,6 +16,7 @@ from std_msgs.msg import String
 
 from ros_detect.nodes.common import make_qos
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
+from ros_detect.nodes.messages import Detections, MainPerson, detections_doc, main_person_doc
 from ros_detect.pipeline.recorder import GraphRecorder
 
 # covers every frame in flight in video mode and a burst of results while the launcher is busy
@@ -36,8 +37,8 @@ class OutputsNode(Node):
         self.last_stats: dict[str, dict[str, Any]] = {}
         results_qos = make_qos("reliable", DEPTH)
         self.results = [
-            self.create_subscription(String, "detections", self._on_detections, results_qos),
-            self.create_subscription(String, "main_person", self._on_main_person, results_qos),
+            self.create_subscription(Detections, "detections", self._on_detections, results_qos),
+            self.create_subscription(MainPerson, "main_person", self._on_main_person, results_qos),
         ]
         self.create_subscription(String, "stats", self._on_stats, make_qos("reliable", DEPTH))
         if recorder is not None and recorder.video is not None:
@@ -54,15 +55,15 @@ class OutputsNode(Node):
     def _on_image(self, msg: Image) -> None:
         self.recorder.on_image(stamp_ns(msg.header), image_to_bgr(msg))
 
-    def _on_detections(self, msg: String) -> None:
+    def _on_detections(self, msg: Detections) -> None:
         self.detections += 1
         if self.recorder is not None:
-            self.recorder.on_detections(json.loads(msg.data))
+            self.recorder.on_detections(detections_doc(msg))
 
-    def _on_main_person(self, msg: String) -> None:
+    def _on_main_person(self, msg: MainPerson) -> None:
         self.main_person += 1
         if self.recorder is not None:
-            self.recorder.on_main_person(json.loads(msg.data))
+            self.recorder.on_main_person(main_person_doc(msg))
 
     def _on_stats(self, msg: String) -> None:
         doc = json.loads(msg.data)

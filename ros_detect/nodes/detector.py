@@ -31,10 +31,10 @@ from ros_detect.nodes.common import (
     log_parameters,
     make_qos,
     publisher_events,
-    string_msg,
     subscribe,
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
+from ros_detect.nodes.messages import JSON_TOPICS_PARAM, Detections, ResultPublisher, detections_msg
 from ros_detect.schema import detections_doc
 
 NAME = "detector"
@@ -52,7 +52,8 @@ PARAMS = {
     "max_age_ms": (0.0, "drop frames older than this when their turn comes (0 = never; webcam mode)"),
     "image_topic": ("image", "input sensor_msgs/Image topic"),
     "frame_info_topic": ("frame_info", "per-frame seq/media time from the source (optional)"),
-    "detections_topic": ("detections", "output std_msgs/String JSON (ros_detect/detections@1)"),
+    "detections_topic": ("detections", "output ros_detect_interfaces/Detections (JSON: ros_detect/detections@1)"),
+    **JSON_TOPICS_PARAM,
     "image_reliability": ("reliable", "reliable (video: every frame) | best_effort (webcam: latest wins)"),
     "image_depth": (10, "image subscription depth (>= source max_in_flight in video mode; 1 = latest wins)"),
     **COMMON_PARAMS,
@@ -91,8 +92,13 @@ class DetectorNode(Node):
         self.info = FrameInfoTracker()  # also counts frames replaced before they got here (latest wins)
         self.arrival_seq = 0
         self.stale = 0
-        self.pub = self.create_publisher(
-            String, p["detections_topic"], 10, event_callbacks=publisher_events(self, p["detections_topic"])
+        self.pub = ResultPublisher(
+            self,
+            Detections,
+            p["detections_topic"],
+            10,
+            p["json_topics"],
+            event_callbacks=publisher_events(self, p["detections_topic"]),
         )
         self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
         self.stats.extra = lambda w: w.set_counter("stale", self.stale)
@@ -200,7 +206,7 @@ class DetectorNode(Node):
             timing_ms=timing_ms,
             media_time_s=media_time_s,
         )
-        self.pub.publish(string_msg(doc))
+        self.pub.publish(detections_msg(doc), doc)
         self.stats.window.record(
             latency_ms={"capture_to_detection": (time.time_ns() - capture_ns) / 1e6},
             stage_ms=timing_ms,

@@ -1,7 +1,7 @@
 """A stand-in for the detection graph: publishes image / detections / main_person / stats from
 ros_detect/bench/fake_feed.py at a fixed rate, for the web view's benchmarks, screenshots and tests.
 
-    python -m ros_detect.nodes.fake_pipeline --rate 10 --duration 30 [--noise | --synthetic]
+    python -m ros_detect.nodes.fake_pipeline --rate 10 --duration 30 [--noise | --synthetic] [--weights LABEL]
 
 It stops by itself after `--duration` seconds (or on SIGTERM/SIGINT) and prints one JSON line with what it
 published. Not part of the detection graph: `ros-detect launch` never starts it.
@@ -16,6 +16,7 @@ import time
 
 from ros_detect import schema
 from ros_detect.bench.fake_feed import docs, render, synthetic_docs
+from ros_detect.detection.weights import RANDOM_INIT_LABEL
 
 
 def main() -> int:
@@ -24,6 +25,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--noise", action="store_true")
     ap.add_argument("--synthetic", action="store_true", help="demo feed: synthetic street + ground-truth boxes")
+    ap.add_argument("--weights", default=RANDOM_INIT_LABEL, help="weights label of the documents")
     args = ap.parse_args()
 
     import rclpy
@@ -34,6 +36,7 @@ def main() -> int:
 
     from ros_detect.graph.stats import StatsWindow
     from ros_detect.nodes.image import bgr_to_image
+    from ros_detect.nodes.messages import Detections, MainPerson, detections_msg, main_person_msg
 
     published = 0
     t0 = time.monotonic()
@@ -41,8 +44,8 @@ def main() -> int:
         with rclpy.init():
             node = rclpy.create_node("fake_pipeline")
             pub_image = node.create_publisher(Image, "image", 10)
-            pub_det = node.create_publisher(String, "detections", 10)
-            pub_main = node.create_publisher(String, "main_person", 10)
+            pub_det = node.create_publisher(Detections, "detections", 10)
+            pub_main = node.create_publisher(MainPerson, "main_person", 10)
             pub_stats = node.create_publisher(String, "stats", 10)
             window = StatsWindow("/fake_main_person")
 
@@ -53,10 +56,10 @@ def main() -> int:
                 if args.synthetic:
                     frame, det, main_doc = synthetic_docs(seq, stamp)
                 else:
-                    frame, (det, main_doc) = render(seq, args.noise), docs(seq, stamp)
+                    frame, (det, main_doc) = render(seq, args.noise), docs(seq, stamp, args.weights)
                 pub_image.publish(bgr_to_image(frame, stamp, det["frame_id"]))
-                pub_det.publish(String(data=schema.dumps(det)))
-                pub_main.publish(String(data=schema.dumps(main_doc)))
+                pub_det.publish(detections_msg(det))
+                pub_main.publish(main_person_msg(main_doc))
                 window.record(latency_ms=main_doc["latency_ms"], stage_ms=det["timing_ms"], frame_id=det["frame_id"])
                 published += 1
 

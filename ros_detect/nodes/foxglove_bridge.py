@@ -28,6 +28,7 @@ from ros_detect.nodes.common import (
     subscription_events,
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
+from ros_detect.nodes.messages import Detections, MainPerson, to_json
 
 PARAMS: ParamSpec = {
     **COMMON_PARAMS,
@@ -36,8 +37,8 @@ PARAMS: ParamSpec = {
     "http_port": (8766, "port of the zero-install web page (0 = any free port, -1 = no page)"),
     "jpeg_quality": (80, "JPEG quality 1..100 of the image channel"),
     "image_topic": ("image", "sensor_msgs/Image input"),
-    "detections_topic": ("detections", "std_msgs/String ros_detect/detections@1 input"),
-    "main_person_topic": ("main_person", "std_msgs/String ros_detect/main_person@1 input"),
+    "detections_topic": ("detections", "ros_detect_interfaces/Detections input"),
+    "main_person_topic": ("main_person", "ros_detect_interfaces/MainPerson input"),
     "image_queue": (2, "frames waiting for the JPEG encoder; older ones are dropped and counted"),
     "doc_queue": (64, "JSON documents waiting to be forwarded; older ones are dropped and counted"),
     "client_backlog": (64, "messages buffered per WebSocket client before its oldest are dropped"),
@@ -81,15 +82,16 @@ class FoxgloveBridgeNode(Node):
             qos_profile_sensor_data,
             event_callbacks=subscription_events(self, topics["image_topic"]),
         )
-        for key, handler in (
-            ("detections_topic", self.relay.on_detections),
-            ("main_person_topic", self.relay.on_main_person),
-            ("stats_topic", self.relay.on_stats),
+        # Foxglove channels carry the JSON documents: typed results are converted on arrival
+        for key, msg_type, handler in (
+            ("detections_topic", Detections, lambda msg: self.relay.on_detections(to_json(msg))),
+            ("main_person_topic", MainPerson, lambda msg: self.relay.on_main_person(to_json(msg))),
+            ("stats_topic", String, lambda msg: self.relay.on_stats(msg.data)),
         ):
             self.create_subscription(
-                String,
+                msg_type,
                 p[key],
-                lambda msg, h=handler: h(msg.data),
+                handler,
                 docs_qos,
                 event_callbacks=subscription_events(self, topics[key]),
             )

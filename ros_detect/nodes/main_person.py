@@ -1,13 +1,11 @@
-"""main_person: `detections` -> `main_person` (one JSON document per frame) and the graph's end-to-end stats."""
+"""main_person: `detections` -> `main_person` (one typed message per frame) and the graph's end-to-end stats."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 from rclpy.node import Node
-from std_msgs.msg import String
 
 from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.nodes.common import (
@@ -17,8 +15,15 @@ from ros_detect.nodes.common import (
     log_parameters,
     make_qos,
     publisher_events,
-    string_msg,
     subscribe,
+)
+from ros_detect.nodes.messages import (
+    JSON_TOPICS_PARAM,
+    Detections,
+    MainPerson,
+    ResultPublisher,
+    detections_doc,
+    main_person_msg,
 )
 from ros_detect.pipeline.stages import select_main_person
 from ros_detect.schema import stamp_to_ns
@@ -28,8 +33,9 @@ NAME = "main_person"
 _DEFAULTS = MainPersonConfig()
 PARAMS = {
     **{f.name: (getattr(_DEFAULTS, f.name), f"main-person selection: {f.name}") for f in dataclasses.fields(_DEFAULTS)},
-    "detections_topic": ("detections", "input std_msgs/String JSON (ros_detect/detections@1)"),
-    "main_person_topic": ("main_person", "output std_msgs/String JSON (ros_detect/main_person@1)"),
+    "detections_topic": ("detections", "input ros_detect_interfaces/Detections"),
+    "main_person_topic": ("main_person", "output ros_detect_interfaces/MainPerson (JSON: ros_detect/main_person@1)"),
+    **JSON_TOPICS_PARAM,
     "depth": (10, "subscription/publisher depth (reliable)"),
     **COMMON_PARAMS,
 }
@@ -45,21 +51,23 @@ class MainPersonNode(Node):
         config = MainPersonConfig(**{f.name: p[f.name] for f in dataclasses.fields(MainPersonConfig)})
         self.selectors: dict[str, MainPersonSelector] = {}  # one per source (frame_id)
         self.config = config.validate()
-        self.pub = self.create_publisher(
-            String,
+        self.pub = ResultPublisher(
+            self,
+            MainPerson,
             p["main_person_topic"],
             make_qos("reliable", p["depth"], "depth"),
+            p["json_topics"],
             event_callbacks=publisher_events(self, p["main_person_topic"]),
         )
         self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
         self.sub = subscribe(
-            self, String, p["detections_topic"], self._on_detections, make_qos("reliable", p["depth"], "depth")
+            self, Detections, p["detections_topic"], self._on_detections, make_qos("reliable", p["depth"], "depth")
         )
         log_parameters(self, p)
 
-    def _on_detections(self, msg: String) -> None:
+    def _on_detections(self, msg: Detections) -> None:
         try:
-            det_doc = json.loads(msg.data)
+            det_doc = detections_doc(msg)
             timing = det_doc.get("timing_ms", {})
             capture_ns = stamp_to_ns(det_doc["stamp"])
         except (ValueError, KeyError, TypeError) as exc:
@@ -70,7 +78,7 @@ class MainPersonNode(Node):
         done_ms = sum(float(timing.get(k, 0.0)) for k in ("wait", "preprocess", "inference", "postprocess"))
         done_ns = capture_ns + int(done_ms * 1e6) if "wait" in timing else None
         doc = select_main_person(selector, det_doc, None, done_ns)
-        self.pub.publish(string_msg(doc))
+        self.pub.publish(main_person_msg(doc), doc)
         self.stats.window.record(
             latency_ms=doc["latency_ms"],
             stage_ms={k: float(timing[k]) for k in STAGES if k in timing},

@@ -1,4 +1,4 @@
-"""mqtt_bridge: forwards `main_person`, `detections` and `stats` (std_msgs/String JSON) to MQTT, unchanged.
+"""mqtt_bridge: forwards `main_person`, `detections` (typed, sent as their JSON documents) and `stats` to MQTT.
 
 Thin rclpy wrapper over ros_detect.mqtt.client: callbacks only hand the JSON string to a bounded
 buffer; paho's own thread talks to the broker, so a slow or absent broker never slows the pipeline.
@@ -33,6 +33,7 @@ from ros_detect.nodes.common import (
     run_node,
     subscription_events,
 )
+from ros_detect.nodes.messages import STREAM_TYPES, to_json
 from ros_detect.schema import stamp_to_ns
 
 NAME = "mqtt_bridge"
@@ -67,8 +68,8 @@ PARAMS: ParamSpec = {
         f.name: (list(getattr(_D, f.name)) if f.name == "forward" else getattr(_D, f.name), _HELP[f.name])
         for f in fields(MqttConfig)
     },
-    "main_person_topic": ("main_person", "std_msgs/String ros_detect/main_person@1 input"),
-    "detections_topic": ("detections", "std_msgs/String ros_detect/detections@1 input"),
+    "main_person_topic": ("main_person", "ros_detect_interfaces/MainPerson input"),
+    "detections_topic": ("detections", "ros_detect_interfaces/Detections input"),
     "depth": (100, "QoS depth of the subscriptions (reliable); covers bursts while the executor is busy"),
     **COMMON_PARAMS,
 }
@@ -114,7 +115,7 @@ class MqttBridgeNode(Node):
         ):
             if stream in self.config.forward or stream == "main_person":
                 self.create_subscription(
-                    String,
+                    STREAM_TYPES.get(stream, String),
                     name,
                     self._callback(stream),
                     qos,
@@ -122,12 +123,13 @@ class MqttBridgeNode(Node):
                 )
 
     def _callback(self, stream: str):
-        def on_message(msg: String) -> None:
+        def on_message(msg: Any) -> None:
+            data = msg.data if stream == "stats" else to_json(msg)  # MQTT carries the JSON documents
             if stream == "main_person":
-                self._on_main_person(msg.data)
+                self._on_main_person(data)
             if self.mqtt.source_id is None and stream != "stats":
-                self._learn_source(msg.data)
-            self.mqtt.submit(stream, msg.data)
+                self._learn_source(data)
+            self.mqtt.submit(stream, data)
 
         return on_message
 

@@ -7,7 +7,6 @@ stays bounded however long the file is. With exit_on_end it finishes once the la
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -31,6 +30,7 @@ from ros_detect.nodes.common import (
     string_msg,
 )
 from ros_detect.nodes.image import bgr_to_image
+from ros_detect.nodes.messages import MainPerson
 
 NAME = "video_source"
 PARAMS = {
@@ -48,7 +48,7 @@ PARAMS = {
     "min_image_subscribers": (1, "first frame once this many image subscriptions are matched (launchers set it)"),
     "image_topic": ("image", "output sensor_msgs/Image topic"),
     "frame_info_topic": ("frame_info", "per-frame seq and media time (std_msgs/String JSON)"),
-    "result_topic": ("main_person", "results counted to keep max_in_flight (std_msgs/String JSON with seq)"),
+    "result_topic": ("main_person", "results counted to keep max_in_flight (ros_detect_interfaces/MainPerson)"),
     "image_reliability": ("reliable", "reliable | best_effort"),
     "image_depth": (10, "publisher history depth; must be >= max_in_flight"),
     **COMMON_PARAMS,
@@ -99,7 +99,7 @@ class VideoSourceNode(Node):
             event_callbacks=publisher_events(self, p["image_topic"]),
         )
         self.info_pub = self.create_publisher(String, p["frame_info_topic"], make_qos("reliable", 100))
-        self.result_sub = self.create_subscription(String, p["result_topic"], self._on_result, 100)
+        self.result_sub = self.create_subscription(MainPerson, p["result_topic"], self._on_result, 100)
         self.stats = StatsPublisher(self, p["stats_topic"], p["stats_period_s"])
         self.stats.window.frame_id = self.source_id
         self.stats.extra = self._refresh_counters
@@ -157,16 +157,10 @@ class VideoSourceNode(Node):
             self.get_logger().warning(f"result for frame {seq} did not come back in time; counted lost")
         self._pump()
 
-    def _on_result(self, msg: String) -> None:
-        try:
-            doc = json.loads(msg.data)
-            seq = int(doc["seq"])
-        except (ValueError, KeyError, TypeError):
-            self.get_logger().warning("result without a seq on the result topic; ignored")
+    def _on_result(self, msg: MainPerson) -> None:
+        if msg.header.frame_id != self.source_id:
             return
-        if doc.get("frame_id") not in (None, self.source_id):
-            return
-        self.window.on_result(seq)
+        self.window.on_result(int(msg.seq))
         self._pump()
 
     def _pump(self) -> None:

@@ -11,9 +11,16 @@ from ros_detect.schema import Detection, detections_doc, main_person_doc, stamp_
 from ros_detect.selection.main_person import MainPersonSelector
 
 
-def detect_frame(detector: Detector, frame: Frame, frame_id: str) -> tuple[dict[str, Any], list[Detection]]:
-    """Run the detector on one frame and wrap the result in the detections schema."""
+def detect_frame(
+    detector: Detector, frame: Frame, frame_id: str, wait_ms: float | None = None
+) -> tuple[dict[str, Any], list[Detection]]:
+    """Run the detector on one frame and wrap the result in the detections schema.
+
+    `wait_ms` (live sources: capture -> detector start) goes into `timing_ms.wait`, as the detector node does.
+    """
     detections, timing = detector.detect(frame.image)
+    if wait_ms is not None:
+        timing["wait"] = max(0.0, wait_ms)
     doc = detections_document(detector, frame, frame_id, detections, {"decode": frame.decode_ms, **timing})
     return doc, detections
 
@@ -58,6 +65,7 @@ def select_main_person(
         stamp=det_doc["stamp"],
         frame_id=det_doc["frame_id"],
         image_size=image_size,
+        weights=det_doc["weights"],
         box=result.box,
         score=result.score,
         track_id=result.track_id,

@@ -2,7 +2,7 @@
 
 with MjpegServer(fps=15) as cam:       # or the `mjpeg_server` fixture below
     run(["ros-detect", "launch", "webcam", "--source", cam.url])
-    cam.stop(); time.sleep(3); cam.start()   # same URL again
+    cam.stop(); ...wait for what the outage should cause...; cam.start()   # same URL again
 """
 
 from __future__ import annotations

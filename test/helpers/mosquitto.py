@@ -2,7 +2,7 @@
 
     with Mosquitto() as broker:                 # or the `mosquitto` fixture below
         ... connect to 127.0.0.1:broker.port ...
-        broker.stop(); time.sleep(3); broker.start()   # same port, same persistent state
+        broker.stop(); ...wait for what the outage should cause...; broker.start()   # same port and state
 
 `persistence=True` keeps retained messages and persistent sessions across stop/start (SIGTERM writes the
 database), as a production broker would. `users={"name": "password"}` turns on a password file.
@@ -26,6 +26,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from helpers.mjpeg import free_port
+from helpers.wait import wait_until
 from ros_detect.mqtt.broker import mosquitto_conf, mosquitto_path, port_open
 
 
@@ -71,11 +72,10 @@ class Mosquitto:
     def start(self) -> Mosquitto:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 10
-        while not port_open("127.0.0.1", self.port, 0.2):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mosquitto did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.02)
+        proc = self.proc
+        up = wait_until(lambda: proc.poll() is not None or port_open("127.0.0.1", self.port, 0.2), 30, 0.02)
+        if not up or proc.poll() is not None:
+            raise RuntimeError(f"mosquitto did not start: {self.log.read_text()[-2000:]}")
         return self
 
     def stop(self) -> None:
@@ -156,7 +156,7 @@ class MqttRecorder:
         self.client.on_message = on_message
         self.client.connect_async("127.0.0.1", port, keepalive=10)
         self.client.loop_start()
-        if not self.subscribed.wait(10):
+        if not self.subscribed.wait(30):  # generous: a loaded machine, not a slow broker
             raise RuntimeError(f"test subscriber could not subscribe on port {port}")
 
     def payloads(self, suffix: str) -> list[bytes]:
@@ -165,14 +165,6 @@ class MqttRecorder:
 
     def docs(self, suffix: str) -> list[dict]:
         return [json.loads(p) for p in self.payloads(suffix)]
-
-    def wait_for(self, predicate, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if predicate(self):
-                return True
-            time.sleep(0.05)
-        return predicate(self)
 
     def close(self) -> None:
         self.client.disconnect()

@@ -6,6 +6,8 @@ import { FoxgloveClient } from "@foxglove/ws-protocol";
 const TOPICS = ["/image", "/detections", "/main_person", "/bridge_stats"];
 const KEEP = 30; // frames / documents kept while waiting for their partner (matched by capture stamp)
 const BARE_AFTER_MS = 1000; // draw frames without boxes when no results arrived for this long
+// The label ros_detect.detection.weights.RANDOM_INIT_LABEL puts in every document of an untrained model.
+const RANDOM_INIT_LABEL = "random-init (NOT A REAL RESULT)";
 const MAIN_COLOR = "#00ff00";
 const OTHER_COLOR = "#ff9900";
 
@@ -14,6 +16,8 @@ const ctx = canvas.getContext("2d");
 const jsonEl = document.getElementById("main-json");
 const statusEl = document.getElementById("status");
 const statsEl = document.getElementById("stats");
+const bannerEl = document.getElementById("weights-banner");
+const weightsEl = document.getElementById("weights");
 
 // Test/automation hook: what is on screen right now.
 const state = {
@@ -24,6 +28,8 @@ const state = {
   framesDrawn: 0,
   lastDrawn: null, // {stamp, seq, mainBox, boxes, bare}
   displayLatencyMs: null,
+  weights: null, // the weights label of the latest result
+  untrained: false, // true while the red "untrained weights" banner is shown
   errors: [],
 };
 window.rosDetectView = state;
@@ -165,13 +171,24 @@ function onImage(bytes) {
     .catch((err) => state.errors.push(String(err)));
 }
 
+// Every result says which weights made it: untrained ones get a red banner a viewer cannot miss.
+function showWeights(label) {
+  if (typeof label !== "string" || label === state.weights) return;
+  state.weights = label;
+  state.untrained = label === RANDOM_INIT_LABEL;
+  bannerEl.hidden = !state.untrained;
+  weightsEl.textContent = `weights: ${label}`;
+}
+
 function onDoc(topic, text) {
   const doc = JSON.parse(text);
   const stamp = stampKey(doc.stamp.sec, doc.stamp.nanosec);
   if (topic === "/detections") {
     remember(detections, stamp, doc);
+    if (state.weights === null) showWeights(doc.weights); // main_person documents name it from now on
   } else if (topic === "/main_person") {
     state.mainPersonReceived += 1;
+    showWeights(doc.weights);
     lastResultAt = Date.now();
     remember(mains, stamp, doc);
     draw(stamp, false);

@@ -63,6 +63,17 @@ try {
       mainJson: document.getElementById("main-json").textContent,
       status: document.getElementById("status").textContent,
       stats: document.getElementById("stats").textContent,
+      weights: document.getElementById("weights").textContent,
+      banner: (() => {
+        const el = document.getElementById("weights-banner");
+        const r = el.getBoundingClientRect();
+        return {
+          visible: !el.hidden && r.height > 0,
+          text: el.textContent,
+          background: getComputedStyle(el).backgroundColor,
+          screenRect: [r.left, r.top, r.width, r.height],
+        };
+      })(),
       pixels: {
         // on the box outline (mid-edges, away from the label), inside the box, and far outside
         left: px(x1, (y1 + y2) / 2),
