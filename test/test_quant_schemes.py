@@ -22,6 +22,7 @@ from ros_detect.detection.backends.eager import cpu_has_bf16
 from ros_detect.detection.backends.registry import SCHEMES, Backend, backend_features
 from ros_detect.detection.detector import Detector, DetectorConfig, sane_rows
 from ros_detect.detection.models import ModelSpec
+from ros_detect.detection.preprocess import to_model_input
 from ros_detect.errors import ConfigError
 from ros_detect.media.synthetic import generate_clip
 from ros_detect.schema import Detection, detections_doc, validate
@@ -33,11 +34,15 @@ SQNR_MIN_DB = {
     "int8-static": INT8_FEATURE_SQNR_MIN_DB,
     "onnx-int8": INT8_FEATURE_SQNR_MIN_DB,
     "openvino-int8": INT8_FEATURE_SQNR_MIN_DB,
+    "openvino-int8-legacy": INT8_FEATURE_SQNR_MIN_DB,
     "onnx-fp32": 60.0,  # exporting must not change the float graph's numbers
     "openvino-fp32": 60.0,
+    "openvino-fp32-split": 60.0,
 }
-CACHED = ["int8-dynamic", "int8-static", "onnx-fp32", "onnx-int8", "openvino-fp32", "openvino-int8"]
-EXPORTED = ["onnx-fp32", "onnx-int8", "openvino-fp32", "openvino-int8"]  # run the exported graph, numpy input
+OPENVINO = ["openvino-fp32", "openvino-fp32-split", "openvino-int8", "openvino-int8-legacy"]
+CACHED = ["int8-dynamic", "int8-static", "onnx-fp32", "onnx-int8", *OPENVINO]
+EXPORTED = ["onnx-fp32", "onnx-int8", *OPENVINO]  # run the exported graph(s), numpy input
+FLOAT_EXPORTS = ("onnx-fp32", "openvino-fp32", "openvino-fp32-split")
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +115,7 @@ def test_scheme_builds_runs_matches_fp32_and_reloads(scheme, env, frames, calib,
     # Close to fp32 at the feature level (stated bounds; int8-dynamic leaves the backbone in fp32).
     sqnr = feature_sqnr(reference[1], feats)["all"]
     assert sqnr >= SQNR_MIN_DB.get(scheme, 60.0), f"{scheme}: FPN SQNR {sqnr:.1f} dB vs fp32"
-    if scheme in ("onnx-fp32", "openvino-fp32"):  # float export: the same strongest detections as eager fp32
+    if scheme in FLOAT_EXPORTS:  # float export: the same strongest detections as eager fp32
         # (near-tied random-init scores may let a few weak boxes swap places, so compare the top 10)
         ref_boxes, boxes = _arrays(reference[0][0])[0][:10], _arrays(dets[0])[0]
         best = [max(box_iou(r, b) for b in boxes) for r in ref_boxes]
@@ -193,6 +198,38 @@ def test_openvino_empty_result_is_empty(env, frames):
         assert detector.detect(frames[0])[0] == []
 
 
+def test_split_fp32_gives_the_openvino_fp32_export_detections(env, frames, calib):
+    """The split pipeline adds no difference of its own: at f32 it matches the single exported graph."""
+    import torch
+
+    def infer(scheme: str) -> tuple[np.ndarray, ...]:
+        detector = Detector(DetectorConfig(model=SPEC, precision=scheme, device="cpu", warmup=False), calib)
+        return detector.backend.infer(to_model_input(frames[0], "array"))
+
+    whole = infer("openvino-fp32")
+    threads = torch.get_num_threads()
+    split = infer("openvino-fp32-split")
+    assert torch.get_num_threads() == threads, "host ops run on one torch thread without changing the global count"
+    assert len(whole[0]) > 10
+    np.testing.assert_array_equal(split[2], whole[2])
+    np.testing.assert_allclose(split[0], whole[0], atol=1e-2)
+    np.testing.assert_allclose(split[1], whole[1], atol=1e-4)
+
+
+def test_split_int8_box_head_runs_int8_kernels(env, calib):
+    """fc6 quantised for real: an int8 kernel (the single-graph export leaves it a bf16/f32 FullyConnected)."""
+    import openvino as ov
+
+    detector = Detector(DetectorConfig(model=SPEC, precision="openvino-int8", device="cpu", warmup=False), calib)
+    core = ov.Core()
+    head = core.read_model(str(detector.backend.cache_entry.path / "head.xml"))
+    request = core.compile_model(head, "CPU", {"PERF_COUNT": True}).create_infer_request()
+    width = head.input(0).get_partial_shape()[1].get_length()
+    request.infer({"rows": np.random.default_rng(0).random((20, width), np.float32)})
+    kernels = {p.node_name: p.exec_type for p in request.profiling_info if "fc6" in p.node_name}
+    assert any("i8" in k.lower() for k in kernels.values()), kernels
+
+
 @pytest.mark.unit
 def test_every_scheme_is_registered_with_a_builder_module():
     import importlib
@@ -201,6 +238,7 @@ def test_every_scheme_is_registered_with_a_builder_module():
         module, function = scheme.builder.split(":")
         assert callable(getattr(importlib.import_module(module), function)), scheme.name
     assert {s.name for s in SCHEMES.values() if s.cached} == set(CACHED)
+    assert {"openvino-int8", "openvino-int8-legacy"} <= set(SCHEMES), "the deployed split and the export side by side"
 
 
 @pytest.mark.unit

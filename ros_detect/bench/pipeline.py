@@ -240,6 +240,9 @@ def _checks(alone: dict, seed: dict, video: dict, webcam: dict, guard: dict, cfg
 
 def print_checks(report: dict[str, Any], out: Any = print) -> None:
     forced = report["forced_trained_like_proposals"]
+    machine = report.get("machine") or {}
+    if machine:  # figures from CPUs with different ISAs are never comparable
+        out(f"machine: {machine['cpu']}, {machine['cores']} cores ({', '.join(machine['isa'])})")
     out(f"weights: {report['weights']} | proposals {report['proposals']} (forced trained-like load: {forced})")
     out(f"{'figure':52s} {'value':>10s}  {'target':>8s}  met")
     for row in report["checks"]:

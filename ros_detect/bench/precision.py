@@ -95,6 +95,9 @@ def smoke_config(output_dir: Path, schemes: list[str] | None = None) -> BenchCon
     )
 
 
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")  # int8/bf16 speed
+
+
 def machine_info() -> dict[str, Any]:
     model = platform.processor()
     try:
@@ -108,7 +111,7 @@ def machine_info() -> dict[str, Any]:
         flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags"))
     except (OSError, StopIteration):
         pass
-    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16") if f" {f}" in flags]
+    isa = [f for f in ISA_FLAGS if f" {f}" in flags]
     versions = {}
     for mod in ("torch", "torchvision", "onnxruntime", "openvino", "nncf"):
         try:

@@ -101,6 +101,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         stages.append(timing)
         if hooks:
             substages.append(dict(hooks[0]))
+        elif getattr(backend, "stage_ms", None):  # a backend that times its own stages (openvino_split)
+            substages.append(dict(backend.stage_ms))
         outputs.append(dets)
     if hooks:
         for h in hooks[1]:

@@ -1,5 +1,6 @@
-"""OpenVINO backends: openvino-fp32 (the ONNX export read by OpenVINO, f32 precision hint) and
-openvino-int8 (NNCF post-training quantisation of that model, calibrated)."""
+"""OpenVINO backends on the whole exported graph: openvino-fp32 (the ONNX export read by OpenVINO, f32
+precision hint) and openvino-int8-legacy (NNCF post-training quantisation of that model, calibrated).
+The deployed openvino-int8 splits the graph instead (openvino_split.py)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def build_openvino_fp32(model: Any, spec: Any, ctx: BuildContext) -> OpenVinoBac
 def build_openvino_int8(model: Any, spec: Any, ctx: BuildContext) -> OpenVinoBackend:
     import openvino as ov
 
-    export.require_exportable(spec, ctx, "openvino-int8")
+    export.require_exportable(spec, ctx, "openvino-int8-legacy")
 
     def quantize(tmp: Path, calibration: list[np.ndarray]) -> None:
         import nncf
@@ -70,4 +71,6 @@ def build_openvino_int8(model: Any, spec: Any, ctx: BuildContext) -> OpenVinoBac
         )
         ov.save_model(quantized, str(tmp / MODEL_FILE), compress_to_fp16=False)
 
-    return OpenVinoBackend(export.calibrated_entry(ctx, "openvino-int8", quantize), export.runtime_threads(), None)
+    # cache name kept from when this was the deployed openvino-int8: models built then are reused
+    entry = export.calibrated_entry(ctx, "openvino-int8", quantize)
+    return OpenVinoBackend(entry, export.runtime_threads(), None)

@@ -6,7 +6,8 @@ and the output schema never depends on the scheme. Builders are named "module:fu
 when their scheme is chosen: importing this module stays cheap, and torch quantisation, ONNX Runtime,
 OpenVINO and NNCF load only for the schemes that use them.
 
-One module per runtime: eager.py (fp32, seed, bf16, fp16), torch_int8.py, onnxruntime.py, openvino.py;
+One module per runtime: eager.py (fp32, seed, bf16, fp16), torch_int8.py, onnxruntime.py, openvino.py,
+openvino_split.py (OpenVINO front + head with host RoIAlign);
 export.py (the ONNX graph both exported runtimes start from), cache.py (built models on disk),
 calibration.py (frames for static quantisation). docs/precision.md describes every scheme.
 """
@@ -140,8 +141,19 @@ SCHEMES: dict[str, Scheme] = {
             _builder("openvino", "build_openvino_fp32"),
         ),
         Scheme(
+            "openvino-fp32-split",
+            "openvino-int8's split pipeline at f32: OpenVINO front and box head, host RoIAlign (fixed 427x240)",
+            _builder("openvino_split", "build_openvino_split_fp32"),
+        ),
+        Scheme(
             "openvino-int8",
-            "OpenVINO int8 via NNCF post-training quantisation of the ONNX export (calibrated; fixed 427x240)",
+            "OpenVINO int8 (NNCF, calibrated) split pipeline: backbone+FPN+RPN and box head in OpenVINO, "
+            "RoIAlign + final NMS on the host (fixed 427x240)",
+            _builder("openvino_split", "build_openvino_split_int8"),
+        ),
+        Scheme(
+            "openvino-int8-legacy",
+            "OpenVINO int8 via NNCF post-training quantisation of the whole ONNX export (calibrated; fixed 427x240)",
             _builder("openvino", "build_openvino_int8"),
         ),
     )
