@@ -32,6 +32,19 @@ class DetectorConfig:
     threads: int = 0  # torch intra-op threads; 0 = leave torch's default (all cores)
     warmup: bool = True
 
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> DetectorConfig:
+        """The detector's configuration from its node parameters (the `detector` section of config/*.yaml)."""
+        spec = ModelSpec(
+            name=params["model"],
+            weights=params["weights"],
+            proposals=params["proposals"],
+            score_threshold=params["score_threshold"],
+            seed=params["seed"],
+            force_proposals=params["force_proposals"],
+        )
+        return cls(model=spec, precision=params["precision"], device=params["device"], threads=params["threads"])
+
 
 def select_device(option: str) -> str:
     import torch

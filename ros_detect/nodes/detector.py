@@ -163,19 +163,7 @@ class DetectorNode(NodeScaffold, LifecycleNode):
         the thread ends with it; a build cache entry only appears, by a rename, once complete.
         """
         p = self.params
-        config = DetectorConfig(
-            model=ModelSpec(
-                name=p["model"],
-                weights=p["weights"],
-                proposals=p["proposals"],
-                score_threshold=p["score_threshold"],
-                seed=p["seed"],
-                force_proposals=p["force_proposals"],
-            ),
-            precision=p["precision"],
-            device=p["device"],
-            threads=p["threads"],
-        )
+        config = DetectorConfig.from_params(p)
         outcome: dict[str, Any] = {}
         done = threading.Event()
 

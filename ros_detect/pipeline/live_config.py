@@ -194,19 +194,7 @@ def plan_live(
     d = params["detector"]
     if d["max_age_ms"] < 0:
         raise ConfigError(f"detector: parameter 'max_age_ms' = {d['max_age_ms']} is out of range", "use 0 or more")
-    detector = DetectorConfig(
-        model=ModelSpec(
-            name=d["model"],
-            weights=d["weights"],
-            proposals=d["proposals"],
-            score_threshold=d["score_threshold"],
-            seed=d["seed"],
-            force_proposals=d["force_proposals"],
-        ),
-        precision=d["precision"],
-        device=d["device"],
-        threads=d["threads"],
-    )
+    detector = DetectorConfig.from_params(d)
     main_person = MainPersonConfig(**params["main_person"]).validate()
     mqtt = None
     if enabled["mqtt"]:
