@@ -32,9 +32,9 @@ def build_slow(model: Any, spec: Any, ctx: Any) -> Any:
     raise AssertionError("not reached")
 
 
-SCHEMES[SCHEME] = Scheme(SCHEME, "test only: a model build that never ends", f"{__name__}:build_slow")
-
 if __name__ == "__main__":
+    # Registered only in the node process: importing this module (for SCHEME/STARTED) leaves the registry alone.
+    SCHEMES[SCHEME] = Scheme(SCHEME, "test only: a model build that never ends", f"{__name__}:build_slow")
     from ros_detect.nodes.detector import main
 
     sys.exit(main())
