@@ -38,6 +38,7 @@ class StatsWindow:
     frame_id: str | None = None
     state: str = "starting"
     counters: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, dict[str, Any]] | None = None  # a node serving several sources: their own figures
     _samples: deque = field(default_factory=deque, repr=False)
 
     def record(
@@ -103,7 +104,7 @@ class StatsWindow:
             "latency_ms": {k: percentiles(v, (50, 99), mean=False) for k, v in latency.items()},
             "stage_ms": {k: round(float(np.median(v)), 3) for k, v in stages.items()},
             "counters": {k: int(v) for k, v in self.counters.items()},
-        }
+        } | ({"sources": self.sources} if self.sources is not None else {})
 
 
 @dataclass
