@@ -120,7 +120,7 @@ def same_parameter_type(value: Any, default: Any) -> bool:
     if isinstance(default, float):
         return isinstance(value, (int, float))
     if isinstance(default, list):
-        return isinstance(value, list) and all(same_parameter_type(v, default[0]) for v in value)
+        return isinstance(value, list) and all(same_parameter_type(v, default[0] if default else "") for v in value)
     return type(value) is type(default)
 
 

@@ -76,8 +76,12 @@ def declare_parameters(node: Node, spec: ParamSpec, live: set[str] | frozenset[s
             read_only=name not in live,
             additional_constraints=LIVE_NOTE if name in live else READ_ONLY_NOTE,
         )
+        # An empty list carries no element type: rcl reads `sources: []` in a parameter file as no value, rclpy
+        # types Parameter('sources', value=[]) a byte array. Either means the empty list of the declared type.
+        override = getattr(node, "_parameter_overrides", {}).get(name)
+        untyped_empty = isinstance(default, list) and override is not None and not override.value
         try:
-            node.declare_parameter(name, default, descriptor)
+            node.declare_parameter(name, [] if untyped_empty else default, descriptor, ignore_override=untyped_empty)
         except ParameterException as exc:  # e.g. `-p proposals:=abc`: rclpy raises, a user needs problem + fix
             detail = str(exc).splitlines()[0]
             if any(word in name for word in SECRET_WORDS):  # rclpy's message quotes the value: never print a secret
@@ -151,10 +155,15 @@ def qos_parameter(topic: str, kind: str, policy: str) -> str:
     return f"qos_overrides.{topic}.{kind}.{policy}"
 
 
-def _with_plain_overrides(node: Node, topic: str, kind: str, qos: QoSProfile) -> QoSProfile:
+def _with_plain_overrides(
+    node: Node, topic: str, kind: str, qos: QoSProfile, configured: str | None = None
+) -> QoSProfile:
+    """`configured`: the topic as the parameter files name it, when it differs from `topic` (a detector serving
+    sources subscribes `cam1/image`, and `qos_overrides./image...` sets the QoS of every source's `image`)."""
     resolved = node.resolve_topic_name(topic)
-    plain = topic if topic.startswith("/") else "/" + topic
-    if topic.startswith("~") or plain == resolved:
+    configured = configured or topic
+    plain = configured if configured.startswith("/") else "/" + configured
+    if configured.startswith("~") or plain == resolved:
         return qos
     overrides = getattr(node, "_parameter_overrides", {})  # rclpy keeps -p / file values of undeclared names here
     for policy in QOS_POLICIES:
@@ -196,9 +205,11 @@ def _check_qos(name: str) -> Callable[[QoSProfile], SetParametersResult]:
     return check
 
 
-def _overridable(node: Node, topic: str, kind: str, qos: QoSProfile, create: Callable[..., Any]) -> Any:
+def _overridable(
+    node: Node, topic: str, kind: str, qos: QoSProfile, create: Callable[..., Any], configured: str | None = None
+) -> Any:
     """create(qos, options) with standard overrides; a bad override is problem + fix, never a traceback."""
-    qos = _with_plain_overrides(node, topic, kind, QoSProfile(**_profile_kwargs(qos)))
+    qos = _with_plain_overrides(node, topic, kind, QoSProfile(**_profile_kwargs(qos)), configured)
     prefix = f"qos_overrides.{node.resolve_topic_name(topic)}.{kind}"
     options = QoSOverridingOptions.with_default_policies(callback=_check_qos(prefix))
     try:
@@ -251,10 +262,12 @@ def subscribe(
     qos: QoSProfile | int,
     *,
     counters: dict[str, int] | None = None,
+    configured: str | None = None,
 ) -> Any:
     """create_subscription with standard QoS overrides and QoS/loss/peer events logged (see subscription_events).
 
-    Messages the middleware reports lost are added to `counters[<topic>_lost]` (the node's stats)."""
+    Messages the middleware reports lost are added to `counters[<topic>_lost]` (the node's stats). `configured`:
+    the topic name the plain QoS overrides use, when not `topic` (see _with_plain_overrides)."""
     shown = node.resolve_topic_name(topic)  # the full name, so a namespaced graph's log says which one
 
     created: list[Any] = []
@@ -277,7 +290,7 @@ def subscribe(
                 msg_type, topic, callback, profile, event_callbacks=events, qos_overriding_options=options
             )
 
-    return _overridable(node, topic, "subscription", qos, create)
+    return _overridable(node, topic, "subscription", qos, create, configured)
 
 
 def lost_counter(topic: str) -> str:
@@ -454,10 +467,17 @@ class NodeScaffold:
     def publisher(self, msg_type: Any, topic: str, qos: QoSProfile | int, **kwargs: Any) -> Any:
         return create_publisher(self, msg_type, topic, qos, **kwargs)  # type: ignore[arg-type]
 
-    def subscription(self, msg_type: Any, topic: str, callback: Callable[[Any], None], qos: QoSProfile | int) -> Any:
+    def subscription(
+        self,
+        msg_type: Any,
+        topic: str,
+        callback: Callable[[Any], None],
+        qos: QoSProfile | int,
+        configured: str | None = None,
+    ) -> Any:
         stats = getattr(self, "stats", None)
         counters = stats.counters if isinstance(stats, StatsPublisher) else None
-        return subscribe(self, msg_type, topic, callback, qos, counters=counters)  # type: ignore[arg-type]
+        return subscribe(self, msg_type, topic, callback, qos, counters=counters, configured=configured)  # type: ignore[arg-type]
 
     def start_stats(self, window: StatsWindow | None = None, **kwargs: Any) -> StatsPublisher:
         self.stats = StatsPublisher(self, self.params["stats_topic"], self.params["stats_period_s"], window, **kwargs)  # type: ignore[arg-type]

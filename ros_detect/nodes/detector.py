@@ -10,6 +10,11 @@ Frame facts the Image message cannot carry (seq, media time, decode time) come f
 `frame_info` side topic, matched by capture stamp; without it (a foreign camera driver, an image-only
 bag) frames are numbered in arrival order. Frames older than max_age_ms are dropped and counted
 (webcam mode); frames replaced under latest-wins QoS (a frame_info whose image never came) are counted too.
+
+Several sources, one model (`sources: [cam1, cam2]`): one subscription per source (`cam1/image`,
+`cam1/frame_info`), results on that source's `cam1/detections`; the frames wait in a FairQueue
+(ros_detect/pipeline/fair.py: latest wins per source, oldest-waiting source first) and the stats
+heartbeat carries each source's own fps, drops and latency under `sources`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import json
 import threading
 import time
 import traceback
-from collections import deque
+from functools import partial
 from typing import Any
 
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -43,6 +48,7 @@ from ros_detect.nodes.common import (
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
 from ros_detect.nodes.messages import JSON_TOPICS_PARAM, Detections, ResultPublisher, detections_msg
+from ros_detect.pipeline.fair import FairQueue, SourceStats
 from ros_detect.pipeline.stages import detect_frame
 
 NAME = "detector"
@@ -62,6 +68,11 @@ PARAMS = {
     "image_topic": ("image", "input sensor_msgs/Image topic"),
     "frame_info_topic": ("frame_info", "per-frame seq/media time from the source (optional)"),
     "detections_topic": ("detections", "output ros_detect_interfaces/Detections (JSON: ros_detect/detections@1)"),
+    "sources": (
+        [],
+        "namespaces of the sources this one model serves, e.g. [cam1, cam2]: reads <src>/image (+ frame_info), "
+        "writes <src>/detections, fair turns (oldest-waiting source first, latest frame wins); [] = its own topics",
+    ),
     **JSON_TOPICS_PARAM,
     "autostart": (True, "configure and activate at start-up; false: wait for `ros2 lifecycle set`"),
     **COMMON_PARAMS,
@@ -71,6 +82,33 @@ LIVE = {
     "score_threshold": (lambda v: 0.0 <= v <= 1.0, "a score in [0, 1], e.g. 0.5"),
     "max_age_ms": (lambda v: v >= 0, "0 (never drop) or a positive age in milliseconds, e.g. 500.0"),
 }
+
+
+@dataclasses.dataclass
+class Lane:
+    """One source's endpoints and frame bookkeeping (a single-source detector has one, named '')."""
+
+    name: str
+    pub: ResultPublisher
+    info: FrameInfoTracker = dataclasses.field(default_factory=FrameInfoTracker)
+    image_sub: Any = None
+    info_sub: Any = None
+    arrival_seq: int = 0
+    stale: int = 0
+
+    def topic(self, base: str) -> str:
+        return f"{self.name}/{base}" if self.name else base
+
+
+def source_names(sources: list[str]) -> list[str]:
+    """The `sources` parameter as namespaces: stripped of slashes, each once; a bad entry is problem + fix."""
+    names = [s.strip().strip("/") for s in sources]
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise ConfigError(
+            f"detector: sources {sources!r} has an empty or repeated entry",
+            "list each source namespace once, e.g. -p sources:='[cam1, cam2]' (or [] for this node's own topics)",
+        )
+    return names
 
 
 class DetectorNode(NodeScaffold, LifecycleNode):
@@ -90,22 +128,24 @@ class DetectorNode(NodeScaffold, LifecycleNode):
         p = self.setup_parameters()
         self.detector: Detector | None = None
         self.built_threshold = 0.0  # detections below the model's built-in threshold never come out of it
-        self.info = FrameInfoTracker()  # also counts frames replaced before they got here (latest wins)
-        self.arrival_seq = 0
-        self.stale = 0
         self.inactive_dropped = 0
-        topic, json_topics = p["detections_topic"], p["json_topics"]
-        # managed (lifecycle) publishers: detections go out only while active
-        self.pub = ResultPublisher(self, Detections, topic, reliable(10), json_topics, lifecycle=True)
+        self.multi = bool(p["sources"])
+        # one lane per source; the trackers also count frames replaced before they got here (latest wins)
+        self.lanes: dict[str, Lane] = {}
+        for name in source_names(p["sources"]) if self.multi else [""]:
+            topic = f"{name}/{p['detections_topic']}" if name else p["detections_topic"]
+            # managed (lifecycle) publishers: detections go out only while active
+            pub = ResultPublisher(self, Detections, topic, reliable(10), p["json_topics"], lifecycle=True)
+            self.lanes[name] = Lane(name, pub)
+        self.pub = next(iter(self.lanes.values())).pub  # the single-source graph's publisher
+        self.per_source = SourceStats()
         self.start_stats()
         self.stats.extra = self._refresh_counters
-        self.info_sub: Any = None
-        self.image_sub: Any = None
-        self._info_ready = threading.Condition()  # guards self.info; notified on every frame_info
-        # images wait here for the inference thread; with a depth-1 subscription (webcam, latest wins) a newer
-        # frame replaces the waiting one (the tracker counts it from its frame_info)
-        self._queue: deque[Image] = deque(maxlen=10)
+        self._info_ready = threading.Condition()  # guards the lanes' trackers; notified on every frame_info
         self._wake = threading.Condition()  # guards _queue, _active, _busy, _stop
+        # images wait here for the inference thread, per source; with a depth-1 subscription (webcam, latest
+        # wins) a newer frame replaces the waiting one (the tracker counts it from its frame_info)
+        self._queue: FairQueue[Image] = FairQueue(10, self._wake)
         self._active = False
         self._busy = False
         self._stop = False
@@ -118,6 +158,15 @@ class DetectorNode(NodeScaffold, LifecycleNode):
         if p["autostart"]:  # off the executor, so parameters and `ros2 lifecycle get` answer during the build
             self._autostart = threading.Thread(target=self._start_up, name="autostart", daemon=True)
             self._autostart.start()
+
+    @property
+    def image_sub(self) -> Any:
+        """The (first) source's image subscription; None while unconfigured."""
+        return next(iter(self.lanes.values())).image_sub
+
+    @property
+    def stale(self) -> int:
+        return sum(lane.stale for lane in self.lanes.values())
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def _start_up(self) -> None:
@@ -143,16 +192,23 @@ class DetectorNode(NodeScaffold, LifecycleNode):
             return TransitionCallbackReturn.FAILURE  # stopped during the build
         self.detector = detector
         self.built_threshold = detector.spec.score_threshold
-        self.info_sub = self.subscription(String, p["frame_info_topic"], self._on_info, reliable(100))
-        # video: every frame (reliable, depth >= the source's max_in_flight); webcam: qos_overrides make it
-        # best effort, depth 1 (latest wins) in config/webcam.yaml
-        self.image_sub = self.subscription(Image, p["image_topic"], self._on_image, reliable(10))
+        for lane in self.lanes.values():
+            info_topic, image_topic = lane.topic(p["frame_info_topic"]), lane.topic(p["image_topic"])
+            lane.info_sub = self.subscription(
+                String, info_topic, partial(self._on_info, lane), reliable(100), configured=p["frame_info_topic"]
+            )
+            # video: every frame (reliable, depth >= the source's max_in_flight); webcam: qos_overrides make it
+            # best effort, depth 1 (latest wins) in config/webcam.yaml; `qos_overrides./image` serves every source
+            lane.image_sub = self.subscription(
+                Image, image_topic, partial(self._on_image, lane.name), reliable(10), configured=p["image_topic"]
+            )
+        qos = next(iter(self.lanes.values())).image_sub.qos_profile
         with self._wake:
-            self._queue = deque(maxlen=max(1, self.image_sub.qos_profile.depth))
+            self._queue = FairQueue(max(1, qos.depth), self._wake)
+        served = f" for {len(self.lanes)} sources {list(self.lanes)} (oldest-waiting first)" if self.multi else ""
         self.get_logger().info(
             f"configured: {detector.model_name} {detector.precision} on {detector.device}, weights "
-            f"{detector.weights_label}, image QoS {self.image_sub.qos_profile.reliability.name.lower()} "
-            f"depth {self.image_sub.qos_profile.depth}"
+            f"{detector.weights_label}, image QoS {qos.reliability.name.lower()} depth {qos.depth}{served}"
         )
         return super().on_configure(state)
 
@@ -222,13 +278,13 @@ class DetectorNode(NodeScaffold, LifecycleNode):
             self._wake.wait_for(lambda: not self._busy, timeout=DEACTIVATE_WAIT_S)
 
     def _release(self) -> None:
-        for sub in (self.image_sub, self.info_sub):
-            if sub is not None:
-                self.destroy_subscription(sub)
-        self.image_sub = self.info_sub = None
+        for lane in self.lanes.values():
+            for sub in (lane.image_sub, lane.info_sub):
+                if sub is not None:
+                    self.destroy_subscription(sub)
+            lane.image_sub = lane.info_sub = None
         with self._wake:
-            self.inactive_dropped += len(self._queue)
-            self._queue.clear()
+            self.inactive_dropped += self._queue.clear()
         if self.detector is not None:
             self.detector = None
             gc.unfreeze()  # the model was frozen out of the collector (freeze_heap): let it go
@@ -255,26 +311,30 @@ class DetectorNode(NodeScaffold, LifecycleNode):
             detector.spec = dataclasses.replace(detector.spec, score_threshold=value)
 
     # -- frames -------------------------------------------------------------------------------------
-    def _on_info(self, msg: String) -> None:
+    def _on_info(self, lane: Lane, msg: String) -> None:
         try:
             info = json.loads(msg.data)
             stamp = int(info["stamp_ns"])
             with self._info_ready:
-                dropped = self.info.on_info(stamp, info)
+                dropped = lane.info.on_info(stamp, info)
                 self._info_ready.notify_all()
         except (ValueError, KeyError, TypeError):
             self.get_logger().warning("malformed frame_info message ignored")
             return
         if dropped:
-            self.stats.window.drop(dropped)
+            self._drop(lane, dropped)
 
-    def _on_image(self, msg: Image) -> None:
+    def _on_image(self, source: str, msg: Image) -> None:
         with self._wake:
             if not self._active:
                 self.inactive_dropped += 1
                 return
-            self._queue.append(msg)
-            self._wake.notify_all()
+            self._queue.put(source, msg)
+
+    def _drop(self, lane: Lane, count: int = 1) -> None:
+        self.stats.window.drop(count)
+        if self.multi:
+            self.per_source.drop(lane.name, count)
 
     def _work(self) -> None:
         while True:
@@ -282,10 +342,11 @@ class DetectorNode(NodeScaffold, LifecycleNode):
                 self._wake.wait_for(lambda: self._stop or (self._active and bool(self._queue)))
                 if self._stop:
                     return
-                msg = self._queue.popleft()
+                turn = self._queue.take()
                 self._busy = True
             try:
-                self._process(msg)
+                if turn is not None:
+                    self._process(self.lanes[turn.source], turn.item)
             except RosDetectError as exc:  # a setting that fails every frame (e.g. image size): stop the node
                 self._fail(exc)
                 return
@@ -306,55 +367,64 @@ class DetectorNode(NodeScaffold, LifecycleNode):
             self._wake.notify_all()
         self._worker.join(timeout=5.0)
 
-    def _frame_info(self, capture_ns: int, frame_id: str) -> tuple[dict[str, Any] | None, int]:
+    def _frame_info(self, lane: Lane, capture_ns: int, frame_id: str) -> tuple[dict[str, Any] | None, int]:
         """This frame's frame_info (None if it never comes) and the frames it proves dropped.
 
         The image can overtake its frame_info (two topics), e.g. right after a restart: when a source publishes
         frame_info, give it a moment so the frame keeps the source's numbering."""
-        info_sub = self.info_sub
+        info_sub = lane.info_sub
         wait_s = FRAME_INFO_WAIT_S if info_sub is not None and info_sub.get_publisher_count() else 0.0
         with self._info_ready:
-            self._info_ready.wait_for(lambda: self.info.cache.has(capture_ns), timeout=wait_s)
-            return self.info.on_image(capture_ns, frame_id)
+            self._info_ready.wait_for(lambda: lane.info.cache.has(capture_ns), timeout=wait_s)
+            return lane.info.on_image(capture_ns, frame_id)
 
-    def _process(self, msg: Image) -> None:
+    def _process(self, lane: Lane, msg: Image) -> None:
         detector = self.detector
         if detector is None:
             return
         t_start = time.time_ns()
         capture_ns = stamp_ns(msg.header)
         frame_id = msg.header.frame_id or "source"
-        info, dropped = self._frame_info(capture_ns, frame_id)
+        info, dropped = self._frame_info(lane, capture_ns, frame_id)
         if dropped:
-            self.stats.window.drop(dropped)
+            self._drop(lane, dropped)
         if info is not None:
             seq, media_time_s, decode_ms = int(info["seq"]), info.get("media_time_s"), float(info["decode_ms"])
         else:
-            seq, media_time_s, decode_ms = self.arrival_seq, None, 0.0
-        self.arrival_seq += 1
+            seq, media_time_s, decode_ms = lane.arrival_seq, None, 0.0
+        lane.arrival_seq += 1
         wait_ms = (t_start - capture_ns) / 1e6
         if self.params["max_age_ms"] > 0 and wait_ms > self.params["max_age_ms"]:
-            self.stale += 1
-            self.stats.window.drop()
+            lane.stale += 1
+            self._drop(lane)
             return
         try:
             image = image_to_bgr(msg)
         except Exception as exc:
-            self.get_logger().error(f"cannot use image on '{self.params['image_topic']}': {exc}")
+            self.get_logger().error(f"cannot use image on '{lane.image_sub.topic_name}': {exc}")
             return
         frame = Frame(seq=seq, stamp_ns=capture_ns, image=image, decode_ms=decode_ms, media_time_s=media_time_s)
         doc, _ = detect_frame(detector, frame, frame_id)
         doc["timing_ms"]["wait"] = round(max(0.0, wait_ms), 3)  # the time this frame waited for the detector
-        self.pub.publish(detections_msg(doc), doc)
-        self.stats.window.record(
-            latency_ms={"capture_to_detection": (time.time_ns() - capture_ns) / 1e6},
-            stage_ms=doc["timing_ms"],
-            frame_id=frame_id,
-        )
+        lane.pub.publish(detections_msg(doc), doc)
+        latency = {"capture_to_detection": (time.time_ns() - capture_ns) / 1e6}
+        self.stats.window.record(latency_ms=latency, stage_ms=doc["timing_ms"], frame_id=frame_id)
+        if self.multi:
+            self.per_source.record(lane.name, latency, frame_id)
 
     def _refresh_counters(self, window: Any) -> None:
         window.set_counter("stale", self.stale)
         window.set_counter("inactive_dropped", self.inactive_dropped)
+        if not self.multi:
+            return
+        with self._wake:
+            received, superseded = dict(self._queue.received), dict(self._queue.superseded)
+        for name, lane in self.lanes.items():
+            per = self.per_source.window(name)
+            per.set_counter("received", received.get(name, 0))
+            per.set_counter("superseded", superseded.get(name, 0))
+            per.set_counter("stale", lane.stale)
+        window.sources = self.per_source.docs()
 
 
 def main(args: list[str] | None = None) -> int:
