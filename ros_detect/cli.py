@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "launch": ("ros_detect.commands.launch", "run the ROS 2 node graph (video | webcam) without ros2 launch"),
     "bench-mqtt": ("ros_detect.commands.bench_mqtt", "capture -> MQTT-receive latency p50/p99"),
     "bench-pipeline": ("ros_detect.commands.bench_pipeline", "graph fps, speed-up vs seed, latency targets"),
+    "bench-sources": ("ros_detect.commands.bench_sources", "one detector, N sources: fair share, latency per source"),
     "bag": ("ros_detect.commands.bag", "record or play rosbag2 bags (MCAP / SQLite3) without ros2 bag"),
     "soak": ("ros_detect.commands.soak", "run the webcam graph for a bounded time: RSS trend, latency, drops"),
     "serve-mjpeg": ("ros_detect.commands.serve_mjpeg", "serve a video as an MJPEG webcam on 127.0.0.1"),

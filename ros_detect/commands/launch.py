@@ -31,7 +31,7 @@ from ros_detect.commands.common import DETECTOR_OPTIONS, add_detector_arguments,
 from ros_detect.detection.weights import RANDOM_INIT_LABEL
 from ros_detect.errors import ConfigError, InputError, RosDetectError
 from ros_detect.graph.params import dump_param_file
-from ros_detect.graph.plan import MODES, GraphSpec, plan_graph
+from ros_detect.graph.plan import MODES, GraphSpec, parse_inputs, plan_graph
 from ros_detect.media.sources import ASPECT_MODES, VideoSource, source_id
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,12 @@ PROGRESS_EVERY_S = 15.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("mode", choices=sorted(MODES), help="video: every frame of a file; webcam: live, latest wins")
-    parser.add_argument("input", nargs="?", help="video file (video) or camera index / device / stream URL (webcam)")
+    parser.add_argument(
+        "input",
+        nargs="*",
+        help="video file (video) or camera index / device / stream URL (webcam); webcam: several (URL1 URL2, or "
+        "door=URL1 yard=URL2) run one detector for all, each camera in its own namespace cam1, cam2, ...",
+    )
     parser.add_argument(
         "--source", dest="source_opt", metavar="INPUT", help="same as INPUT (webcam: --source http://host/stream)"
     )
@@ -94,6 +99,13 @@ def _raise_keyboard_interrupt() -> None:
 
 def run(args: argparse.Namespace) -> int:
     importlib.import_module("ros_detect.nodes.messages")  # not built: problem + fix before any node starts
+    inputs = list(args.input or [])
+    sources = parse_inputs(inputs) if len(inputs) > 1 else []
+    args.input = None if sources or not inputs else inputs[0]
+    if sources and args.output:
+        raise ConfigError(
+            "-o records the files of one camera", "run several cameras without -o (their results are on MQTT)"
+        )
     spec = plan_graph(
         args.mode,
         config_files=args.config,
@@ -101,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         bridges={"mqtt": args.mqtt, "foxglove": args.foxglove},
         recorder_images=bool(args.output) and not args.no_video,
+        sources=sources,
     )
     source = spec.source
     if args.mode == "video" and not source.params.get("input"):
@@ -109,8 +122,9 @@ def run(args: argparse.Namespace) -> int:
         log.info("--loop without --duration runs until Ctrl-C")
     for line in spec.skipped:
         print(f"warning: {line}", file=sys.stderr)
+    cameras = f"; {len(sources)} cameras, one detector: {[f'{s.name}={s.input}' for s in sources]}" if sources else ""
     print(
-        f"ros-detect launch {args.mode}: nodes {[n.name for n in spec.nodes]} in "
+        f"ros-detect launch {args.mode}{cameras}: nodes {[n.fqn.lstrip('/') for n in spec.nodes]} in "
         f"{'one process' if args.processes == 'one' else 'one process per node'}"
         f"{' under /' + spec.namespace if spec.namespace else ''}; "
         f"parameters from {[str(f) for f in spec.config_files]}"
@@ -249,12 +263,16 @@ class GraphRunner:
         failure: RosDetectError | None = None
         try:
             reliability = "best_effort" if self.spec.mode == "webcam" else "reliable"
-            self.outputs = OutputsNode(self.recorder, reliability, namespace=self.spec.namespace, context=ctx)
+            # several cameras: it follows the first camera's results (the others' bridges match by name)
+            self.outputs = OutputsNode(self.recorder, reliability, namespace=self.src.namespace, context=ctx)
             executor.add_node(self.outputs)
-            for spec in self.spec.nodes[1:]:  # sinks first: the source starts once they are all listening
-                self._start(spec)
+            sources = [n for n in self.spec.nodes if n.name == self.src.name]
+            for spec in self.spec.nodes:  # sinks first: the sources start once they are all listening
+                if spec not in sources:
+                    self._start(spec)
             self._wait_until_listening(stop)
-            self._start(self.src)
+            for spec in sources:
+                self._start(spec)
             deadline = time.monotonic() + self.args.duration if self.args.duration > 0 else None
             while ctx.ok() and not stop.is_set():
                 executor.spin_once(timeout_sec=0.1)
@@ -313,16 +331,18 @@ class GraphRunner:
 
         cls = getattr(importlib.import_module(spec.module), spec.class_name)
         overrides = [Parameter(k, value=v) for k, v in spec.params.items()]
-        return cls(namespace=self.spec.namespace or None, parameter_overrides=overrides, context=self.ctx)
+        return cls(namespace=spec.namespace or None, parameter_overrides=overrides, context=self.ctx)
 
     def _spawn(self, spec: Any) -> subprocess.Popen:
         if self.params_file is None:
             tmp = self.param_dir = Path(tempfile.mkdtemp(prefix="ros-detect-launch-"))  # mode 0700
-            self.params_file = dump_param_file(tmp / "params.yaml", {n.name: n.params for n in self.spec.nodes})
+            # several cameras: per-camera nodes share a name, so every section names its node in full
+            key = (lambda n: n.fqn) if self.spec.sources else (lambda n: n.name)
+            self.params_file = dump_param_file(tmp / "params.yaml", {key(n): n.params for n in self.spec.nodes})
         cmd = [sys.executable, "-c", f"import sys; from {spec.module} import main; sys.exit(main())"]
         cmd += ["--ros-args", "--params-file", str(self.params_file)]
-        if self.spec.namespace:
-            cmd += ["-r", f"__ns:=/{self.spec.namespace}"]
+        if spec.namespace:
+            cmd += ["-r", f"__ns:=/{spec.namespace}"]
         # its own process group: a Ctrl-C in the terminal reaches this launcher only, which stops the
         # nodes in graph order (a simultaneous SIGINT would lose the results still in flight)
         group = {"process_group": 0} if sys.version_info >= (3, 11) else {"start_new_session": True}

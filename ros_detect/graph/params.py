@@ -118,7 +118,8 @@ def parse_override(text: str) -> tuple[str, str, Any]:
 
 
 def dump_param_file(path: Path, per_node: dict[str, dict[str, Any]]) -> Path:
-    """Write `{node_name: params}` as a parameter file whose sections match the node in any namespace."""
-    doc = {f"/**/{name}": {PARAMS_KEY: params} for name, params in per_node.items()}
+    """Write `{node_name: params}` as a parameter file whose sections match the node in any namespace; a key
+    with a leading slash (`/cam1/camera_source`) is that one node's own section."""
+    doc = {(key if key.startswith("/") else f"/**/{key}"): {PARAMS_KEY: params} for key, params in per_node.items()}
     path.write_text(yaml.safe_dump(doc, sort_keys=True))
     return path

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ros_detect.errors import ConfigError, article
-from ros_detect.graph.params import load_param_file, params_for
+from ros_detect.graph.params import fully_qualified, load_param_file, params_for
 from ros_detect.paths import config_dir
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,14 @@ def launch_arguments(mode: str) -> list[LaunchArgument]:
     ]
     if mode == "video":
         args.append(param("rate", "video_source", "rate", "0 = as fast as the detector allows, 1 = real time"))
+    if mode == "webcam":
+        args.append(
+            LaunchArgument(
+                "inputs",
+                "several cameras, one detector: [URL1, URL2] or [door=URL1, yard=URL2], each in its own namespace "
+                "(cam1, cam2, ... unless named); instead of input",
+            )
+        )
     args.append(LaunchArgument("namespace", "namespace of the whole graph"))
     for bridge, on in m.bridges.items():
         args.append(LaunchArgument(bridge, f"start {BRIDGES[bridge]} (true/false)", default=str(on).lower()))
@@ -189,6 +198,15 @@ class LaunchPlan:
     config_files: list[Path]
     given: dict[str, dict[str, LaunchArgument]]  # node -> {parameter: the argument that sets it}
     computed: dict[str, dict[str, Any]]  # node -> {parameter: value} the plan sets (not user-facing)
+    sources: list[Source] = field(default_factory=list)  # several cameras (inputs:=); [] = one graph as ever
+
+    def placed(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(node, full namespace, parameters the plan sets) of every node to start."""
+        out = []
+        for name, sub in place_nodes(self.nodes, self.sources):
+            namespace = "/".join(p for p in (self.namespace, sub) if p)
+            out.append((name, namespace, {**self.computed.get(name, {}), **source_parameters(name, sub, self.sources)}))
+        return out
 
 
 def plan_launch(mode: str, values: dict[str, str]) -> LaunchPlan:
@@ -204,7 +222,13 @@ def plan_launch(mode: str, values: dict[str, str]) -> LaunchPlan:
     for arg in args:
         if arg.node and values.get(arg.name, "") != "":
             given.setdefault(arg.node, {})[arg.param] = arg
-    return LaunchPlan(mode, values.get("namespace", "").strip("/"), nodes, files, given, computed_parameters(nodes))
+    sources = parse_inputs(split_inputs(values.get("inputs", "")))
+    if sources and values.get("input", ""):
+        raise ConfigError("both input:= and inputs:= given", "give one camera with input:= or several with inputs:=")
+    if len(sources) < 2:  # one camera in the list: the graph of one camera, as with input:=
+        sources = []
+    namespace = values.get("namespace", "").strip("/")
+    return LaunchPlan(mode, namespace, nodes, files, given, computed_parameters(nodes), sources)
 
 
 def graph_nodes(mode: str, bridges: dict[str, bool | None] | None = None) -> list[str]:
@@ -225,6 +249,73 @@ def computed_parameters(nodes: list[str], recorder_images: bool = False) -> dict
         return {}
     consumers = sum(name in IMAGE_CONSUMERS for name in nodes) + int(recorder_images)
     return {"video_source": {"min_image_subscribers": consumers}}
+
+
+# -- several cameras, one detector ---------------------------------------------------------------------------
+# `ros-detect launch webcam URL1 URL2` / `webcam.launch.py inputs:=[URL1, URL2]`: per source (a namespace) its
+# camera_source, main_person and mqtt_bridge; one detector and one foxglove_bridge with `sources` serve them all.
+PER_SOURCE = ("camera_source", "main_person", "mqtt_bridge")
+SHARED = ("detector", "foxglove_bridge")
+_SOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str  # its namespace (relative to the graph's) and its source_id: MQTT topics ros_detect/<name>/...
+    input: str
+
+
+def parse_inputs(inputs: list[str]) -> list[Source]:
+    """`URL` or `name=URL` per camera; unnamed ones are cam1, cam2, ... by position. A URL's own `=` (a query
+    string) is kept: only a ROS name before the first `=` names the source."""
+    sources = []
+    for i, text in enumerate(inputs, start=1):
+        name, sep, rest = text.partition("=")
+        if sep and _SOURCE_NAME.match(name) and rest:
+            sources.append(Source(name, rest))
+        else:
+            sources.append(Source(f"cam{i}", text))
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise ConfigError(
+            f"camera names {names} repeat", "give each camera its own name: cam1=URL1 cam2=URL2 (or leave names out)"
+        )
+    return sources
+
+
+def split_inputs(text: str) -> list[str]:
+    """A launch argument's list: `[0, door=http://cam/stream]` or `0,http://cam/stream` (commas or spaces)."""
+    return [t.strip("'\" ") for t in re.split(r"[,\s]+", text.strip().strip("[]")) if t.strip("'\" ")]
+
+
+def place_nodes(names: list[str], sources: list[Source]) -> list[tuple[str, str]]:
+    """(node, namespace relative to the graph) for every node to start: per-source nodes once per source,
+    grouped by node kind in graph order (every source first, then the detector, ...)."""
+    if len(sources) < 2:
+        return [(name, "") for name in names]
+    placed: list[tuple[str, str]] = []
+    for name in names:
+        if name in PER_SOURCE:
+            placed += [(name, s.name) for s in sources]
+        else:
+            placed.append((name, ""))
+    return placed
+
+
+def source_parameters(node: str, namespace: str, sources: list[Source]) -> dict[str, Any]:
+    """What the plan sets on a node of a several-camera graph (a user's file or -p still wins)."""
+    if len(sources) < 2:
+        return {}
+    by_name = {s.name: s for s in sources}
+    if node in SHARED:
+        return {"sources": [s.name for s in sources]}
+    if node == "camera_source":
+        return {"input": by_name[namespace].input, "source_id": namespace}
+    if node == "mqtt_bridge" and namespace != sources[0].name:
+        # one broker for all: the first source's bridge starts it if none listens, the others connect to it
+        # (and retry until it is up) instead of racing it for the port
+        return {"autostart_broker": "none"}
+    return {}
 
 
 # -- a node's exit ----------------------------------------------------------------------------------------
@@ -266,6 +357,11 @@ class NodeSpec:
     module: str
     class_name: str
     params: dict[str, Any]
+    namespace: str = ""  # full namespace (the graph's, then the source's); "" = root
+
+    @property
+    def fqn(self) -> str:
+        return fully_qualified(self.name, self.namespace)
 
 
 @dataclass
@@ -275,6 +371,7 @@ class GraphSpec:
     nodes: list[NodeSpec]
     config_files: list[Path]
     skipped: list[str] = field(default_factory=list)  # bridges asked for but not installed
+    sources: list[Source] = field(default_factory=list)  # several cameras; [] = one
 
     def node(self, name: str) -> NodeSpec | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -299,9 +396,11 @@ def plan_graph(
     namespace: str = "",
     bridges: dict[str, bool | None] | None = None,
     recorder_images: bool = False,
+    sources: list[Source] | None = None,
 ) -> GraphSpec:
     """Nodes of `mode` with their merged parameters: every node's deployed defaults, the shipped files, the
-    user's files (`config_files`, later wins), then overrides {node name or '' (all nodes): {param: value}}."""
+    user's files (`config_files`, later wins), then overrides {node name or '' (all nodes): {param: value}}.
+    With two or more `sources` (webcam): per-source nodes in each source's namespace, one shared detector."""
     if mode not in MODES:
         raise ConfigError(f"unknown launch mode {mode!r}", f"choose one of: {', '.join(MODES)}")
     files = shipped_config_files(mode) + [Path(f) for f in config_files or []]
@@ -318,12 +417,19 @@ def plan_graph(
         else:
             names.append(name)
     computed = computed_parameters(names, recorder_images)
+    sources = sources or []
+    if len(sources) > 1 and mode != "webcam":
+        raise ConfigError(
+            f"several inputs given to {mode}", "run several cameras as: ros-detect launch webcam URL1 URL2"
+        )
+    namespace = namespace.strip("/")
     nodes = []
-    for name in names:
+    for name, sub in place_nodes(names, sources):
         module, cls = NODES[name]
-        params = node_params(loaded, name, namespace, overrides, computed.get(name, {}))
-        nodes.append(NodeSpec(name, module, cls, params))
-    return GraphSpec(mode, namespace.strip("/"), nodes, files, skipped)
+        full = "/".join(p for p in (namespace, sub) if p)
+        plan_set = {**computed.get(name, {}), **source_parameters(name, sub, sources)}
+        nodes.append(NodeSpec(name, module, cls, node_params(loaded, name, full, overrides, plan_set), full))
+    return GraphSpec(mode, namespace, nodes, files, skipped, sources if len(sources) > 1 else [])
 
 
 def check_override_nodes(overrides: dict[str, dict[str, Any]]) -> None:

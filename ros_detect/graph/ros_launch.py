@@ -42,21 +42,21 @@ def _graph(context: LaunchContext, mode: str) -> list[Any]:
     values = {a.name: LaunchConfiguration(a.name).perform(context) for a in launch_arguments(mode)}
     plan = plan_launch(mode, values)
     actions: list[Any] = []
-    for name in plan.nodes:
+    for name, namespace, computed in plan.placed():
         given = {
             param: ParameterValue(LaunchConfiguration(arg.name), value_type=arg.value_type)
             for param, arg in plan.given.get(name, {}).items()
         }
         parameters: list[Any] = [str(f) for f in plan.config_files]
-        if given or name in plan.computed:
-            parameters.append({**plan.computed.get(name, {}), **given})
+        if given or computed:
+            parameters.append({**computed, **given})
         node = Node(
             package=PACKAGE,
             executable=name,
             name=name,
             # a namespace, even "": the node's name is then fully qualified, and launch_ros writes the given
             # arguments under it, after the files' wildcard sections (rcl applies a `/**` it saw first earlier)
-            namespace=plan.namespace,
+            namespace=namespace,
             parameters=parameters,
             output="screen",
             emulate_tty=True,

@@ -146,6 +146,7 @@ class Launched:
     nodes: dict[str, Node]
     exit_handlers: dict[str, Any] = field(default_factory=dict)  # node name -> on_exit(event, context)
     values: dict[str, str] = field(default_factory=dict)
+    by_fqn: dict[str, Node] = field(default_factory=dict)  # every node by full name (several cameras: /cam1/...)
 
     def effective_parameters(self, node: str) -> dict[str, Any]:
         """What the node ends up with: launch_ros passes each file as --params-file and writes each dict to a
@@ -189,7 +190,9 @@ def run_launch_file(path: Path, given: dict[str, str]) -> Launched:
         if isinstance(entity, OpaqueFunction):
             pending += entity.kw["function"](context, *entity.kw.get("args", []))
         elif isinstance(entity, Node):
-            launched.nodes[entity.name] = entity
+            launched.nodes.setdefault(entity.name, entity)
+            namespace = (entity.kw.get("namespace") or "").strip("/")
+            launched.by_fqn["/" + "/".join(p for p in (namespace, entity.name) if p)] = entity
         elif isinstance(entity, RegisterEventHandler):
             handler = entity.args[0]
             if isinstance(handler, OnProcessExit):
