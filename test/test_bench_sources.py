@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 
-
 def test_bench_sources_smoke(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     cmd = [sys.executable, "-m", "ros_detect.cli", "bench-sources", "--smoke", "--weights", "none"]

@@ -86,10 +86,9 @@ def test_the_multi_process_parameter_file_keeps_every_camera_apart(tmp_path: Pat
 def test_the_launch_file_form_starts_the_same_graph() -> None:
     with stub_launch():
         launched = run_launch_file(ROOT / "launch" / "webcam.launch.py", {"inputs": f"[{URL1}, yard={URL2}]"})
-    assert sorted(launched.by_fqn) == sorted(
-        ["/cam1/camera_source", "/yard/camera_source", "/detector", "/cam1/main_person", "/yard/main_person"]
-        + ["/cam1/mqtt_bridge", "/yard/mqtt_bridge", "/foxglove_bridge"]
-    )
+    per_camera = ["camera_source", "main_person", "mqtt_bridge"]
+    expected = [f"/{cam}/{node}" for cam in ("cam1", "yard") for node in per_camera]
+    assert sorted(launched.by_fqn) == sorted([*expected, "/detector", "/foxglove_bridge"])
     detector = launched.by_fqn["/detector"].parameters[-1]
     assert detector["sources"] == ["cam1", "yard"]
     assert launched.by_fqn["/yard/camera_source"].parameters[-1]["input"] == URL2
