@@ -16,7 +16,7 @@ import rclpy
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 from rclpy.duration import Duration
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks, UnsupportedEventTypeError
-from rclpy.exceptions import ParameterException
+from rclpy.exceptions import ParameterException, ParameterUninitializedException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -76,12 +76,15 @@ def declare_parameters(node: Node, spec: ParamSpec, live: set[str] | frozenset[s
             read_only=name not in live,
             additional_constraints=LIVE_NOTE if name in live else READ_ONLY_NOTE,
         )
-        # An empty list carries no element type: rcl reads `sources: []` in a parameter file as no value, rclpy
-        # types Parameter('sources', value=[]) a byte array. Either means the empty list of the declared type.
+        # An empty list carries no element type: rclpy types Parameter('sources', value=[]) a byte array, and rcl
+        # reads `sources: []` in a parameter file as no value. Such a parameter is declared by its type and left
+        # unset when empty (rclpy cannot hold an empty string array): its value is then the empty list.
         override = getattr(node, "_parameter_overrides", {}).get(name)
-        untyped_empty = isinstance(default, list) and override is not None and not override.value
+        empty_list = isinstance(default, list) and not default
+        untyped_empty = empty_list and override is not None and not override.value
         try:
-            node.declare_parameter(name, [] if untyped_empty else default, descriptor, ignore_override=untyped_empty)
+            initial = Parameter.Type(descriptor.type) if empty_list else default
+            node.declare_parameter(name, initial, descriptor, ignore_override=untyped_empty)
         except ParameterException as exc:  # e.g. `-p proposals:=abc`: rclpy raises, a user needs problem + fix
             detail = str(exc).splitlines()[0]
             if any(word in name for word in SECRET_WORDS):  # rclpy's message quotes the value: never print a secret
@@ -91,7 +94,10 @@ def declare_parameters(node: Node, spec: ParamSpec, live: set[str] | frozenset[s
                 f"give '{name}' {article(type(default).__name__)} value like its default {default!r} "
                 f"(-p {name}:={_ros_literal(default)} or the parameter file)",
             ) from None
-        values[name] = _plain(node.get_parameter(name).value, default)
+        try:
+            values[name] = _plain(node.get_parameter(name).value, default)
+        except ParameterUninitializedException:  # an empty list (see above)
+            values[name] = []
     return values
 
 
