@@ -76,15 +76,14 @@ def declare_parameters(node: Node, spec: ParamSpec, live: set[str] | frozenset[s
             read_only=name not in live,
             additional_constraints=LIVE_NOTE if name in live else READ_ONLY_NOTE,
         )
-        # An empty list carries no element type: rclpy types Parameter('sources', value=[]) a byte array, and rcl
-        # reads `sources: []` in a parameter file as no value. Such a parameter is declared by its type and left
-        # unset when empty (rclpy cannot hold an empty string array): its value is then the empty list.
+        # rclpy types an empty list as a byte array and reads `[]` in a parameter file as "not set": declare
+        # such a parameter by its type; unset, it keeps its empty default.
+        value = Parameter.Type.STRING_ARRAY if default == [] else default
+        # an empty override (`Parameter('sources', value=[])`, a byte array to rclpy) is that default too
         override = getattr(node, "_parameter_overrides", {}).get(name)
-        empty_list = isinstance(default, list) and not default
-        untyped_empty = empty_list and override is not None and not override.value
+        empty_override = default == [] and override is not None and not override.value
         try:
-            initial = Parameter.Type(descriptor.type) if empty_list else default
-            node.declare_parameter(name, initial, descriptor, ignore_override=untyped_empty)
+            node.declare_parameter(name, value, descriptor, ignore_override=empty_override)
         except ParameterException as exc:  # e.g. `-p proposals:=abc`: rclpy raises, a user needs problem + fix
             detail = str(exc).splitlines()[0]
             if any(word in name for word in SECRET_WORDS):  # rclpy's message quotes the value: never print a secret
@@ -96,8 +95,8 @@ def declare_parameters(node: Node, spec: ParamSpec, live: set[str] | frozenset[s
             ) from None
         try:
             values[name] = _plain(node.get_parameter(name).value, default)
-        except ParameterUninitializedException:  # an empty list (see above)
-            values[name] = []
+        except ParameterUninitializedException:
+            values[name] = list(default)
     return values
 
 
