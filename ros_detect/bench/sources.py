@@ -164,16 +164,19 @@ def table(result: dict[str, Any]) -> str:
     ]
     for r in result["runs"]:
         lines.append(
-            f"{r['sources']:>2} {r['detector_fps']:>12.2f} {r['fair_share_fps']:>10.2f} {r['min_source_fps']:>11.2f} "
-            f"{r['max_source_fps']:>11.2f} {r['min_share']:>9.2f} {r['p99_latency_ms_max']:>12.0f}"
+            f"{r['sources']:>2} {r['detector_fps']:>12.3f} {r['fair_share_fps']:>10.3f} {r['min_source_fps']:>11.3f} "
+            f"{r['max_source_fps']:>11.3f} {r['min_share']:>9.2f} {r['p99_latency_ms_max']:>12.0f}"
         )
-    lines.append(f"{'N':>2} {'source':>6} {'fps':>6} {'share':>6} {'p50 ms':>7} {'p99 ms':>7} {'superseded':>10}")
+    lines.append(
+        f"{'N':>2} {'source':>6} {'frames':>6} {'fps':>6} {'share':>6} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'turn wait p99 ms':>16} {'superseded':>10}"
+    )
     for r in result["runs"]:
         for name, s in r["per_source"].items():
-            lat = s["latency_ms"]
+            lat, turn = s["latency_ms"], s["turn_wait_ms"]
             lines.append(
-                f"{r['sources']:>2} {name:>6} {s['fps']:>6.2f} {s['share'] or 0:>6.2f} {lat['p50'] or 0:>7.0f} "
-                f"{lat['p99'] or 0:>7.0f} {s['superseded']:>10}"
+                f"{r['sources']:>2} {name:>6} {s['frames']:>6} {s['fps']:>6.3f} {s['share'] or 0:>6.2f} "
+                f"{lat['p50'] or 0:>7.0f} {lat['p99'] or 0:>7.0f} {turn['p99'] or 0:>16.0f} {s['superseded']:>10}"
             )
     if not result["weights_trained"]:
         lines.append("weights: random-init (NOT A REAL RESULT: timing only, the RPN forced to keep the proposals)")

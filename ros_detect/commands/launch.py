@@ -3,7 +3,8 @@
 Runs the plan launch/<mode>.launch.py runs (ros_detect/graph/plan.py: same nodes, same parameter files,
 same meaning of a node's exit), either as one process per node (default, like ros2 launch: measured
 faster, see README "ROS 2 graph") or all in this process on one MultiThreadedExecutor (`--processes one`).
-With -o OUTDIR it also writes the four files of `ros-detect video` from the graph's topics.
+With -o OUTDIR it also writes the four files of `ros-detect video` from the graph's topics. `launch webcam URL1
+URL2` runs several cameras, each in its own namespace, on one detector (plan.py "several cameras").
 
 Order matters for complete results: the sinks start first and the source only once this launcher's
 subscriptions and every bridge are matched, so nothing published is missed; on a stop the nodes go in
