@@ -117,9 +117,17 @@ def parse_override(text: str) -> tuple[str, str, Any]:
     return node, param, value
 
 
+class _NoAliases(yaml.SafeDumper):
+    """rcl's parser refuses YAML aliases ("Will not support aliasing"): write a value shared by two nodes (the
+    same list object) out in full each time."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump_param_file(path: Path, per_node: dict[str, dict[str, Any]]) -> Path:
     """Write `{node_name: params}` as a parameter file whose sections match the node in any namespace; a key
     with a leading slash (`/cam1/camera_source`) is that one node's own section."""
     doc = {(key if key.startswith("/") else f"/**/{key}"): {PARAMS_KEY: params} for key, params in per_node.items()}
-    path.write_text(yaml.safe_dump(doc, sort_keys=True))
+    path.write_text(yaml.dump(doc, Dumper=_NoAliases, sort_keys=True))
     return path
