@@ -22,7 +22,8 @@ FAST = [
 ]  # fmt: skip
 
 
-def test_two_cameras_one_detector(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("processes", ["multi", "one"])
+def test_two_cameras_one_detector(processes: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -33,7 +34,7 @@ def test_two_cameras_one_detector(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")  # this process joins the graph's domain
     with MjpegServer(fps=5.0) as cam1, MjpegServer(fps=5.0) as cam2:
         proc = subprocess.Popen(
-            [*ROS_DETECT, "launch", "webcam", cam1.url, f"door={cam2.url}", *FAST],
+            [*ROS_DETECT, "launch", "webcam", cam1.url, f"door={cam2.url}", "--processes", processes, *FAST],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         lines: list[str] = []
