@@ -97,7 +97,12 @@ class Lane:
     stale: int = 0
 
     def topic(self, base: str) -> str:
-        return f"{self.name}/{base}" if self.name else base
+        return source_topic(self.name, base)
+
+
+def source_topic(source: str, base: str) -> str:
+    """A source's relative topic (`cam1/image`); the node's own (`image`) for the single source ''."""
+    return f"{source}/{base}" if source else base
 
 
 def source_names(sources: list[str]) -> list[str]:
@@ -133,7 +138,7 @@ class DetectorNode(NodeScaffold, LifecycleNode):
         # one lane per source; the trackers also count frames replaced before they got here (latest wins)
         self.lanes: dict[str, Lane] = {}
         for name in source_names(p["sources"]) if self.multi else [""]:
-            topic = f"{name}/{p['detections_topic']}" if name else p["detections_topic"]
+            topic = source_topic(name, p["detections_topic"])
             # managed (lifecycle) publishers: detections go out only while active
             pub = ResultPublisher(self, Detections, topic, reliable(10), p["json_topics"], lifecycle=True)
             self.lanes[name] = Lane(name, pub)
