@@ -281,3 +281,64 @@ def test_a_taken_foxglove_port_without_fallback_fails_that_bridge_alone(processe
     summary = json.loads((out / "summary.json").read_text())
     assert summary["graph"]["failed_sinks"] == ["foxglove_bridge"]
     assert {json.loads(line)["frame_id"] for line in mains.read_text().splitlines()} == {"door"}
+
+
+@pytest.mark.ros
+def test_a_bridge_that_cannot_start_says_failed_on_stats() -> None:
+    """Not only its log: a monitor of `stats` (the MQTT bridge, the web view, an operator) sees `failed`."""
+    pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
+    import threading
+
+    import rclpy
+    from helpers.foxglove_graph import BIN
+    from helpers.mjpeg import free_port
+    from helpers.ros import ros_env
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from std_msgs.msg import String
+
+    from ros_detect import schema
+
+    env = ros_env()
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=int(env["ROS_DOMAIN_ID"]))
+    docs: list[dict] = []
+    node = rclpy.create_node("stats_watch", context=ctx)
+    node.create_subscription(String, "/stats", lambda msg: docs.append(json.loads(msg.data)), 10)
+    executor = SingleThreadedExecutor(context=ctx)
+    executor.add_node(node)
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.05)
+
+    spinner = threading.Thread(target=spin, daemon=True)
+    spinner.start()
+    try:
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            params = [f"port:={busy.getsockname()[1]}", f"http_port:={free_port()}", "port_fallback:=false"]
+            proc = subprocess.run(
+                [str(BIN / "foxglove_bridge"), "--ros-args", *(a for p in params for a in ("-p", p))],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        assert proc.returncode == 2 and "error: cannot start the Foxglove WebSocket server" in proc.stderr
+        assert wait_until(lambda: docs, 10), proc.stderr
+        failed = docs[-1]
+        schema.validate(failed)
+        assert (failed["node"], failed["state"], failed["counters"]) == (
+            "/foxglove_bridge",
+            "failed",
+            {"start_failed": 1},
+        )
+    finally:
+        stop.set()
+        spinner.join(timeout=5)
+        executor.shutdown(timeout_sec=2.0)
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)

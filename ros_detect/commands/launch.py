@@ -336,7 +336,11 @@ class GraphRunner:
                 if spec.name not in SINKS:
                     raise
                 print_problem(exc.problem, exc.fix)  # what the node process would print before exiting 2
-                self._sink_failed(spec.name, f"sink {spec.name} could not start")
+                self._sink_failed(
+                    spec.name,
+                    f"sink {spec.name} could not start: the detection pipeline keeps running without it, and the "
+                    "launch will end with a non-zero exit status",
+                )
                 return
             self.executor.add_node(node)
             self.running.append((spec, node))
@@ -398,7 +402,7 @@ class GraphRunner:
         """A sink is gone: say so once, loudly; the pipeline runs on (the exit status reports it at the end)."""
         if name not in self.failed_sinks:
             self.failed_sinks.append(name)
-            print(f"error: {message}; the rest of the graph keeps running", file=sys.stderr, flush=True)
+            print(f"error: {message}", file=sys.stderr, flush=True)
 
     def _wait_until_listening(self, stop: Any) -> None:
         """Spin until this launcher's result subscriptions are matched and every bridge listens to the results:

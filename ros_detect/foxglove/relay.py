@@ -104,8 +104,8 @@ class FoxgloveRelay:
             raise error(
                 f"cannot start the Foxglove WebSocket server on {self.config.host}:{port}: {exc}",
                 "pick another port (e.g. `ros-detect launch ... -p foxglove_bridge.port=8775`; 0 = any free port; "
-                "port_fallback: true takes the next free one), stop the program using it, or start without the "
-                "bridge (--no-foxglove, launch argument foxglove:=false)",
+                "`-p foxglove_bridge.port_fallback=true` takes the next free one), stop the program using it, or "
+                "start without the bridge (--no-foxglove, launch argument foxglove:=false)",
             ) from None
 
     @property

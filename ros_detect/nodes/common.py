@@ -386,7 +386,7 @@ class StatsPublisher:
         return doc
 
 
-FAILED_STATS_WAIT_S = 2.0  # longest a sink that cannot start waits for a `stats` subscriber to tell
+FAILED_STATS_WAIT_S = 5.0  # longest a sink that cannot start waits for a `stats` subscriber to tell
 
 
 def report_failed_start(node: Node, stats_topic: str) -> None:
