@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers.launch_stubs import run_launch_file, stub_launch
 from helpers.wait import count_lines, wait_for_line, wait_until
@@ -162,6 +163,37 @@ def _free_range(count: int) -> int:
                 s.close()
 
 
+def joined_multicast_discovery(pids: list[int], domain: int) -> bool:
+    """Whether any of the processes listens on the domain's DDS multicast discovery port (RTPS: 7400 + 250 *
+    domain), i.e. announces itself to and accepts participants from the whole subnet."""
+    port = 7400 + 250 * domain
+    return any(c.laddr.port == port for pid in pids for c in psutil.Process(pid).net_connections(kind="udp"))
+
+
+@pytest.mark.ros
+def test_localhost_discovery_stays_off_the_subnet_multicast_group() -> None:
+    """The check above can fail: the same rclpy node joins the subnet's discovery with SUBNET, not with LOCALHOST."""
+    pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
+    from helpers.ros import ros_env
+
+    code = "import rclpy, sys; rclpy.init(); n = rclpy.create_node('probe'); print('up', flush=True); sys.stdin.read()"
+    joined = {}
+    for discovery in ("LOCALHOST", "SUBNET"):
+        env = ros_env(ROS_AUTOMATIC_DISCOVERY_RANGE=discovery)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert proc.stdout.readline().strip() == "up"
+            domain = int(env["ROS_DOMAIN_ID"])
+            # sockets are opened with the participant, before create_node returns
+            joined[discovery] = joined_multicast_discovery([proc.pid], domain)
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=60)
+    assert joined == {"LOCALHOST": False, "SUBNET": True}
+
+
 def _stop(graph: subprocess.Popen, timeout: float = 120) -> int:
     if graph.poll() is None:
         graph.send_signal(signal.SIGINT)
@@ -227,6 +259,13 @@ def test_two_webcam_graphs_side_by_side_with_the_same_settings(tmp_path: Path) -
                 assert json.loads(got[0].payload)["frame_id"] == ns
             finally:
                 client.close()
+        for graph, log in graphs.values():  # DDS kept on the machine: the environment every node got, no multicast
+            nodes = [
+                p for p in psutil.Process(graph.pid).children(recursive=True) if "ros_detect.nodes" in str(p.cmdline())
+            ]
+            assert len(nodes) == 5, log.read_text()[-3000:]
+            assert {p.environ().get(RANGE_VAR) for p in nodes} == {"LOCALHOST"}
+            assert not joined_multicast_discovery([graph.pid, *(p.pid for p in nodes)], int(env["ROS_DOMAIN_ID"]))
         for ns in graphs:
             docs = rec.docs(f"{ns}/main_person")
             assert {d["frame_id"] for d in docs} == {ns}  # its own topic, its own source id
