@@ -206,16 +206,17 @@ def _stop(graph: subprocess.Popen, timeout: float = 120) -> int:
 
 @pytest.mark.ros
 def test_two_webcam_graphs_side_by_side_with_the_same_settings(tmp_path: Path) -> None:
-    """cam1 and cam2: same ports asked for, same broker; the second web view moves to free ports and says
-    where, each graph's results go to its own MQTT topics, both views serve, both stop cleanly."""
+    """cam1 and cam2: same ports asked for, same broker port; the second web view moves to free ports and says
+    where, the second MQTT bridge uses the broker the first one started, each graph's results go to its own
+    MQTT topics, both views serve, both stop cleanly."""
     pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
     from helpers.foxglove_client import FoxgloveTestClient
-    from helpers.mjpeg import MjpegServer
-    from helpers.mosquitto import Mosquitto, MqttRecorder
+    from helpers.mjpeg import MjpegServer, free_port
+    from helpers.mosquitto import MqttRecorder
     from helpers.ros import ros_env
 
-    broker = Mosquitto().start()
-    rec = MqttRecorder(broker.port, "ros_detect/#")
+    broker_port = free_port()  # nothing listens: cam1's bridge starts a broker there (autostart_broker: auto)
+    rec = None
     cams = [MjpegServer(fps=5.0).start() for _ in range(2)]
     base = _free_range(6)
     env = ros_env()  # one private domain: both graphs on it, as two graphs on one machine are
@@ -226,14 +227,16 @@ def test_two_webcam_graphs_side_by_side_with_the_same_settings(tmp_path: Path) -
             log = tmp_path / f"{ns}.log"
             cmd = [
                 *ROS_DETECT, "launch", "webcam", cam.url, "--namespace", ns, *FAST,
-                "-p", f"mqtt_bridge.port={broker.port}", "-p", "mqtt_bridge.autostart_broker=none",
+                "-p", f"mqtt_bridge.port={broker_port}",
                 "-p", f"foxglove_bridge.port={base}", "-p", f"foxglove_bridge.http_port={base + 1}",
             ]  # fmt: skip
             with open(log, "wb") as out:
                 graphs[ns] = (subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT), log)
-            if ns == "cam1":  # cam1 holds the asked-for ports before cam2 starts
+            if ns == "cam1":  # cam1 holds the asked-for ports and runs the broker before cam2 starts
                 served = rf"Foxglove WebSocket server ws://127\.0\.0\.1:{base}\b"
                 assert wait_for_line(log, served, 180), log.read_text()
+                assert wait_for_line(log, rf"started \w+ .*bound to 127\.0\.0\.1:{broker_port}", 180), log.read_text()
+                rec = MqttRecorder(broker_port, "ros_detect/#")
 
         def alive() -> bool:
             return all(g.poll() is None for g, _ in graphs.values())
@@ -244,6 +247,7 @@ def test_two_webcam_graphs_side_by_side_with_the_same_settings(tmp_path: Path) -
             )  # fmt: skip
             assert alive()
         cam2_log = graphs["cam2"][1].read_text()
+        assert f"MQTT: using the broker already listening on 127.0.0.1:{broker_port}" in cam2_log
         served = r"Foxglove WebSocket server ws://127\.0\.0\.1:(\d+), web page http://127\.0\.0\.1:(\d+)/"
         moved = re.search(served, cam2_log)
         assert moved, cam2_log[-3000:]
@@ -269,17 +273,17 @@ def test_two_webcam_graphs_side_by_side_with_the_same_settings(tmp_path: Path) -
         for ns in graphs:
             docs = rec.docs(f"{ns}/main_person")
             assert {d["frame_id"] for d in docs} == {ns}  # its own topic, its own source id
-        for graph, log in graphs.values():
+        for graph, log in reversed(graphs.values()):  # cam2 first: cam1's bridge owns the broker
             assert _stop(graph) == 0, log.read_text()[-3000:]
             text = log.read_text()
             assert "DDS discovery: ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST" in text and "Traceback" not in text
     finally:
-        for graph, _ in graphs.values():
+        for graph, _ in reversed(graphs.values()):
             _stop(graph, 30)
         for cam in cams:
             cam.stop()
-        rec.close()
-        broker.close()
+        if rec is not None:
+            rec.close()
 
 
 @pytest.mark.ros
