@@ -327,7 +327,7 @@ def test_a_taken_foxglove_port_without_fallback_fails_that_bridge_alone(processe
 
 
 @pytest.mark.ros
-def test_a_bridge_that_cannot_start_says_failed_on_stats() -> None:
+def test_a_bridge_that_cannot_start_says_failed_on_stats(monkeypatch: pytest.MonkeyPatch) -> None:
     """Not only its log: a monitor of `stats` (the MQTT bridge, the web view, an operator) sees `failed`."""
     pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
     import threading
@@ -343,6 +343,7 @@ def test_a_bridge_that_cannot_start_says_failed_on_stats() -> None:
     from ros_detect import schema
 
     env = ros_env()
+    monkeypatch.setenv(RANGE_VAR, env[RANGE_VAR])  # this process's watcher stays on the machine too
     ctx = Context()
     rclpy.init(context=ctx, domain_id=int(env["ROS_DOMAIN_ID"]))
     docs: list[dict] = []
