@@ -81,9 +81,13 @@ class FoxgloveRelay:
         foxglove.set_log_level(logging.INFO)
         if self.config.host not in LOOPBACK:
             log.warning("Foxglove server binds %s: reachable from other machines", self.config.host)
-        self.server, self.asked_port = start_on_free_port(
-            self._start_server, self.config.port, self.config.port_fallback, "Foxglove WebSocket server"
-        )
+        try:
+            self.server, self.asked_port = start_on_free_port(
+                self._start_server, self.config.port, self.config.port_fallback, "Foxglove WebSocket server"
+            )
+        except ConfigError:
+            self.channels.close()  # nothing else started yet
+            raise
         for target, name in ((self._image_worker, "fox-image"), (self._doc_worker, "fox-docs")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
