@@ -178,10 +178,31 @@ def test_busy_port_is_a_clear_error() -> None:
     first = FoxgloveRelay(RelayConfig(port=0)).start()
     try:
         with pytest.raises(ConfigError, match="port") as err:
-            FoxgloveRelay(RelayConfig(port=first.port)).start()
+            FoxgloveRelay(RelayConfig(port=first.port, port_fallback=False)).start()
         assert "pick another port" in err.value.fix
     finally:
         first.close()
+
+
+def test_busy_ports_move_to_the_next_free_ones_with_fallback() -> None:
+    """A second graph with the same defaults: its WebSocket server and page take the next free ports and say
+    which port they were asked for; both serve."""
+    from ros_detect.foxglove.web import WebPageServer
+
+    first = FoxgloveRelay(RelayConfig(port=0)).start()
+    second = page = None
+    try:
+        second = FoxgloveRelay(RelayConfig(port=first.port)).start()
+        assert second.port > first.port and second.asked_port == first.port
+        client = FoxgloveTestClient.open(second.url)
+        client.wait_for_channels(["/image"])
+        client.close()
+        page = WebPageServer("127.0.0.1", first.port, ws_port=second.port, fallback=True)  # first.port is taken
+        assert page.port not in (first.port, second.port) and page.asked_port == first.port
+    finally:
+        for server in (page, second, first):
+            if server is not None:
+                server.close()
 
 
 def test_no_jpeg_encoding_without_a_subscriber() -> None:
@@ -398,8 +419,9 @@ def test_bridge_refuses_a_busy_port_with_problem_and_fix(tmp_path: Path) -> None
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
+        params = [f"port:={port}", f"http_port:={free_port()}", "port_fallback:=false"]
         proc = subprocess.run(
-            [str(BIN / "foxglove_bridge"), "--ros-args", "-p", f"port:={port}", "-p", f"http_port:={free_port()}"],
+            [str(BIN / "foxglove_bridge"), "--ros-args", *(a for p in params for a in ("-p", p))],
             env=ros_env(),
             capture_output=True,
             text=True,

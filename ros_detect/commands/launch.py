@@ -5,6 +5,10 @@ same meaning of a node's exit), either as one process per node (default, like ro
 faster, see README "ROS 2 graph") or all in this process on one MultiThreadedExecutor (`--processes one`).
 With -o OUTDIR it also writes the four files of `ros-detect video` from the graph's topics.
 
+Failure policy (ros_detect/graph/plan.py `node_exit_outcome`): a pipeline node that fails stops the graph
+(exit 2); a sink (bridge) that fails ends alone, the pipeline runs on, and the launch exits 3 when it stops.
+DDS stays on this machine unless the user opts into a multi-host graph (ros_detect/graph/network.py).
+
 Order matters for complete results: the sinks start first and the source only once this launcher's
 subscriptions and every bridge are matched, so nothing published is missed; on a stop the nodes go in
 graph order (source, detector, main_person, bridges) and main_person answers every detection first.
@@ -29,9 +33,18 @@ from typing import Any
 
 from ros_detect.commands.common import DETECTOR_OPTIONS, add_detector_arguments, param_overrides
 from ros_detect.detection.weights import RANDOM_INIT_LABEL
-from ros_detect.errors import ConfigError, InputError, RosDetectError
+from ros_detect.errors import ConfigError, InputError, RosDetectError, print_problem
+from ros_detect.graph.network import NETWORK_CHOICES, discovery_choice
 from ros_detect.graph.params import dump_param_file
-from ros_detect.graph.plan import MODES, GraphSpec, plan_graph
+from ros_detect.graph.plan import (
+    IMAGE_CONSUMERS,
+    MODES,
+    SINK_FAILED_EXIT,
+    SINKS,
+    GraphSpec,
+    plan_graph,
+    sink_failure_problem,
+)
 from ros_detect.media.sources import ASPECT_MODES, VideoSource, source_id
 
 log = logging.getLogger(__name__)
@@ -55,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="your parameter file(s), loaded after config/common.yaml and config/<mode>.yaml (later wins)",
     )
     parser.add_argument("--namespace", default="", help="ROS namespace for every node (moves the whole graph)")
+    parser.add_argument(
+        "--network",
+        choices=sorted(NETWORK_CHOICES),
+        help="DDS discovery: localhost (default unless ROS_AUTOMATIC_DISCOVERY_RANGE / ROS_STATIC_PEERS are set: "
+        "the graph stays on this machine) or subnet (a multi-host graph; docs/reliability-security.md)",
+    )
     parser.add_argument(
         "--processes",
         choices=("one", "multi"),
@@ -109,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
         log.info("--loop without --duration runs until Ctrl-C")
     for line in spec.skipped:
         print(f"warning: {line}", file=sys.stderr)
+    discovery = discovery_choice(os.environ, args.network or "")
+    os.environ.update(discovery.env)  # before rclpy.init here and before any node process starts
+    print(discovery.message)
     print(
         f"ros-detect launch {args.mode}: nodes {[n.name for n in spec.nodes]} in "
         f"{'one process' if args.processes == 'one' else 'one process per node'}"
@@ -135,6 +157,7 @@ class GraphRunner:
         self.outputs: Any = None
         # started nodes in graph order: (spec, node object in this process | node process)
         self.running: list[tuple[Any, Any]] = []
+        self.failed_sinks: list[str] = []  # sinks that failed while the pipeline ran on
 
     # -- outputs ------------------------------------------------------------------------------------
     def _make_recorder(self) -> Any:
@@ -193,7 +216,7 @@ class GraphRunner:
             status=status,
             input=input_spec,
             input_kind="user",
-            frame_id=rec.frame_id or self.src.params.get("source_id") or source_id(input_spec),
+            frame_id=rec.frame_id or self.src.params.get("source_id") or source_id(input_spec, self.spec.namespace),
             source=self.meta,
             aspect=self.src.params.get("aspect", "pad"),
             processed=processed,
@@ -213,6 +236,7 @@ class GraphRunner:
                     "namespace": self.spec.namespace,
                     "nodes": [n.name for n in self.spec.nodes],
                     "skipped": self.spec.skipped,
+                    "failed_sinks": self.failed_sinks,
                     "frames_published": published,
                     "images_received": rec.images_received,
                     "detections_messages": rec.detections_received,
@@ -254,6 +278,7 @@ class GraphRunner:
             for spec in self.spec.nodes[1:]:  # sinks first: the source starts once they are all listening
                 self._start(spec)
             self._wait_until_listening(stop)
+            self._without_failed_sinks()
             self._start(self.src)
             deadline = time.monotonic() + self.args.duration if self.args.duration > 0 else None
             while ctx.ok() and not stop.is_set():
@@ -292,6 +317,9 @@ class GraphRunner:
             self._report(summary)
         if failure is not None:
             raise failure
+        if self.failed_sinks:
+            print_problem(*sink_failure_problem(self.failed_sinks))
+            return SINK_FAILED_EXIT
         return 130 if self.stop_reason == "interrupted" else 0
 
     def _in_process(self) -> bool:
@@ -302,7 +330,18 @@ class GraphRunner:
 
     def _start(self, spec: Any) -> None:
         if self._in_process():
-            node = self._construct(spec)
+            try:
+                node = self._construct(spec)
+            except RosDetectError as exc:
+                if spec.name not in SINKS:
+                    raise
+                print_problem(exc.problem, exc.fix)  # what the node process would print before exiting 2
+                self._sink_failed(
+                    spec.name,
+                    f"sink {spec.name} could not start: the detection pipeline keeps running without it, and the "
+                    "launch will end with a non-zero exit status",
+                )
+                return
             self.executor.add_node(node)
             self.running.append((spec, node))
         else:
@@ -321,6 +360,8 @@ class GraphRunner:
             self.params_file = dump_param_file(tmp / "params.yaml", {n.name: n.params for n in self.spec.nodes})
         cmd = [sys.executable, "-c", f"import sys; from {spec.module} import main; sys.exit(main())"]
         cmd += ["--ros-args", "--params-file", str(self.params_file)]
+        if spec is self.src and "min_image_subscribers" in spec.params:  # may have changed after the file was written
+            cmd += ["-p", f"min_image_subscribers:={spec.params['min_image_subscribers']}"]
         if self.spec.namespace:
             cmd += ["-r", f"__ns:=/{self.spec.namespace}"]
         # its own process group: a Ctrl-C in the terminal reaches this launcher only, which stops the
@@ -347,7 +388,21 @@ class GraphRunner:
                 return True
             if outcome.action == "fail":
                 raise ConfigError(outcome.message, "see its error above")
+            if outcome.action == "sink_failed":
+                self._sink_failed(spec.name, outcome.message)
         return False
+
+    def _without_failed_sinks(self) -> None:
+        """The video source waits for its image consumers: not for a sink that failed before it started."""
+        lost = sum(name in IMAGE_CONSUMERS for name in self.failed_sinks)
+        if lost and "min_image_subscribers" in self.src.params:
+            self.src.params["min_image_subscribers"] = max(0, self.src.params["min_image_subscribers"] - lost)
+
+    def _sink_failed(self, name: str, message: str) -> None:
+        """A sink is gone: say so once, loudly; the pipeline runs on (the exit status reports it at the end)."""
+        if name not in self.failed_sinks:
+            self.failed_sinks.append(name)
+            print(f"error: {message}", file=sys.stderr, flush=True)
 
     def _wait_until_listening(self, stop: Any) -> None:
         """Spin until this launcher's result subscriptions are matched and every bridge listens to the results:
@@ -355,12 +410,13 @@ class GraphRunner:
         limit = float(self.src.params.get("wait_for_graph_s", GRAPH_UP_TIMEOUT_S))
         t0 = time.monotonic()
         last_report = t0
-        bridges = [spec.name for spec in self.spec.nodes if spec.name.endswith("_bridge")]
+        sinks = [spec.name for spec in self.spec.nodes if spec.name in SINKS]
         while not stop.is_set():
             self.executor.spin_once(timeout_sec=0.05)
             self._check_exits()
             subscribed = self.outputs.subscribers_of("main_person")
-            missing = self.outputs.unmatched_results() + [b for b in bridges if b not in subscribed]
+            waiting = [b for b in sinks if b not in subscribed and b not in self.failed_sinks]
+            missing = self.outputs.unmatched_results() + waiting
             if not missing:
                 return
             waited = time.monotonic() - t0

@@ -30,6 +30,7 @@ from ros_detect.foxglove.channels import (
     encode_jpeg,
     image_annotations,
 )
+from ros_detect.foxglove.ports import PortInUseError, start_on_free_port
 from ros_detect.graph.stats import StatsWindow
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 class RelayConfig:
     host: str = "127.0.0.1"
     port: int = 8765  # 0 = any free port (see FoxgloveRelay.port)
+    port_fallback: bool = True  # port taken: serve on the next free one (ros_detect/foxglove/ports.py)
     jpeg_quality: int = 80
     image_queue: int = 2  # frames waiting for the encoder; small = latest frames win
     doc_queue: int = 64  # JSON documents waiting to be forwarded
@@ -69,6 +71,7 @@ class FoxgloveRelay:
         self.counters = {"jpeg_encoded": 0, "skipped_no_subscriber": 0, "seq_gaps": 0, "bad_documents": 0}
         self._last_seq: int | None = None
         self.server: Any = None
+        self.asked_port: int | None = None  # set when the configured port was taken and another one serves
         self._threads: list[threading.Thread] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------------
@@ -79,24 +82,35 @@ class FoxgloveRelay:
         if self.config.host not in LOOPBACK:
             log.warning("Foxglove server binds %s: reachable from other machines", self.config.host)
         try:
-            self.server = foxglove.start_server(
-                name=self.config.name,
-                host=self.config.host,
-                port=self.config.port,
-                context=self.channels.context,
-                message_backlog_size=self.config.client_backlog,
+            self.server, self.asked_port = start_on_free_port(
+                self._start_server, self.config.port, self.config.port_fallback, "Foxglove WebSocket server"
             )
-        except Exception as exc:  # the SDK raises a plain RuntimeError for a busy port
-            raise ConfigError(
-                f"cannot start the Foxglove WebSocket server on {self.config.host}:{self.config.port}: {exc}",
-                "pick another port (e.g. `ros-detect launch ... -p foxglove_bridge.port=8775`), stop the program "
-                "using it, or start without the bridge (--no-foxglove, launch argument foxglove:=false)",
-            ) from None
+        except ConfigError:
+            self.channels.close()  # nothing else started yet
+            raise
         for target, name in ((self._image_worker, "fox-image"), (self._doc_worker, "fox-docs")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
         return self
+
+    def _start_server(self, port: int) -> Any:
+        try:
+            return foxglove.start_server(
+                name=self.config.name,
+                host=self.config.host,
+                port=port,
+                context=self.channels.context,
+                message_backlog_size=self.config.client_backlog,
+            )
+        except Exception as exc:  # the SDK raises a plain RuntimeError, "... Address already in use" for a busy port
+            error = PortInUseError if "in use" in str(exc).lower() else ConfigError
+            raise error(
+                f"cannot start the Foxglove WebSocket server on {self.config.host}:{port}: {exc}",
+                "pick another port (e.g. `ros-detect launch ... -p foxglove_bridge.port=8775`; 0 = any free port; "
+                "`-p foxglove_bridge.port_fallback=true` takes the next free one), stop the program using it, or "
+                "start without the bridge (--no-foxglove, launch argument foxglove:=false)",
+            ) from None
 
     @property
     def port(self) -> int:

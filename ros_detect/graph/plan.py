@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ros_detect.errors import ConfigError, article
+from ros_detect.graph.network import discovery_choice
 from ros_detect.graph.params import load_param_file, params_for
 from ros_detect.paths import config_dir
 
@@ -36,6 +37,9 @@ NODES: dict[str, tuple[str, str]] = {
     "foxglove_bridge": ("ros_detect.nodes.foxglove_bridge", "FoxgloveBridgeNode"),
 }
 BRIDGES = {"mqtt": "mqtt_bridge", "foxglove": "foxglove_bridge"}
+# Sinks fail alone: the detection pipeline (source, detector, main_person) runs on without them
+SINKS = frozenset(BRIDGES.values())
+SINK_FAILED_EXIT = 3  # `ros-detect launch`: the graph ran, but a sink failed (2 = the graph failed)
 COMMON_CONFIG = "common.yaml"
 # subscribers of `image` that must be matched before video_source publishes its first frame
 IMAGE_CONSUMERS = ("detector", "foxglove_bridge")
@@ -164,6 +168,13 @@ def launch_arguments(mode: str) -> list[LaunchArgument]:
     if mode == "video":
         args.append(param("rate", "video_source", "rate", "0 = as fast as the detector allows, 1 = real time"))
     args.append(LaunchArgument("namespace", "namespace of the whole graph"))
+    args.append(
+        LaunchArgument(
+            "network",
+            "DDS discovery: localhost (keep the graph on this machine) | subnet (a multi-host graph); unset: "
+            "localhost unless ROS_AUTOMATIC_DISCOVERY_RANGE / ROS_STATIC_PEERS are set in the environment",
+        )
+    )
     for bridge, on in m.bridges.items():
         args.append(LaunchArgument(bridge, f"start {BRIDGES[bridge]} (true/false)", default=str(on).lower()))
     return args
@@ -189,6 +200,7 @@ class LaunchPlan:
     config_files: list[Path]
     given: dict[str, dict[str, LaunchArgument]]  # node -> {parameter: the argument that sets it}
     computed: dict[str, dict[str, Any]]  # node -> {parameter: value} the plan sets (not user-facing)
+    network: str = ""  # the `network` argument ('' = not given: ros_detect/graph/network.py decides)
 
 
 def plan_launch(mode: str, values: dict[str, str]) -> LaunchPlan:
@@ -204,7 +216,10 @@ def plan_launch(mode: str, values: dict[str, str]) -> LaunchPlan:
     for arg in args:
         if arg.node and values.get(arg.name, "") != "":
             given.setdefault(arg.node, {})[arg.param] = arg
-    return LaunchPlan(mode, values.get("namespace", "").strip("/"), nodes, files, given, computed_parameters(nodes))
+    namespace = values.get("namespace", "").strip("/")
+    network = values.get("network", "").strip()
+    discovery_choice({}, network)  # an unknown choice is an error now
+    return LaunchPlan(mode, namespace, nodes, files, given, computed_parameters(nodes), network)
 
 
 def graph_nodes(mode: str, bridges: dict[str, bool | None] | None = None) -> list[str]:
@@ -232,7 +247,9 @@ def computed_parameters(nodes: list[str], recorder_images: bool = False) -> dict
 
 @dataclass(frozen=True)
 class ExitOutcome:
-    action: str  # ignore | finish (the graph is done: stop it, success) | fail (stop it, non-zero exit)
+    # ignore | finish (the graph is done: stop it, success) | fail (stop it, non-zero exit) |
+    # sink_failed (that sink is gone, the pipeline runs on; the launch ends non-zero when it stops)
+    action: str
     message: str = ""
 
 
@@ -241,8 +258,10 @@ def node_exit_outcome(mode: str, node: str, returncode: int | None, stopping: bo
 
     A node exits 0 only when it is done (the video source: every frame processed) or was asked to stop
     (Ctrl-C reaches every node of a terminal's `ros2 launch` before the launch itself shuts down): the graph
-    shuts down with success. Any other exit (a bad parameter, a crash, a kill) ends the graph with an error:
-    the other nodes would otherwise keep running without it. Exits while stopping are expected.
+    shuts down with success. Any other exit of a pipeline node (source, detector, main_person: a bad parameter,
+    a crash, a kill) ends the graph with an error: the other nodes would otherwise keep running without it.
+    A sink (a bridge) that fails ends alone: the pipeline and the other sink keep running, and the launch
+    reports the failure in its exit status when it stops. Exits while stopping are expected.
     """
     if stopping:
         return ExitOutcome("ignore")
@@ -254,7 +273,22 @@ def node_exit_outcome(mode: str, node: str, returncode: int | None, stopping: bo
         why = f"was killed by signal {-returncode}"
     else:
         why = f"failed with exit code {returncode}"
+    if node in SINKS:
+        return ExitOutcome(
+            "sink_failed",
+            f"sink {node} {why}: the detection pipeline keeps running without it, and the launch will end "
+            "with a non-zero exit status",
+        )
     return ExitOutcome("fail", f"node {node} {why}")
+
+
+def sink_failure_problem(failed: list[str]) -> tuple[str, str]:
+    """The launch's closing error (problem, fix) when sinks failed while the pipeline ran on."""
+    return (
+        f"sink(s) {', '.join(failed)} failed while the graph ran (the detection pipeline kept running)",
+        "see the sink's own error above: free or change its port, fix the broker address or TLS files, or start "
+        "without it (--no-mqtt / --no-foxglove, launch arguments mqtt:=false / foxglove:=false)",
+    )
 
 
 # -- the in-process launcher's view ------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 Thin rclpy wrapper over ros_detect.foxglove.relay: callbacks only queue messages (bounded, drop and
 count), so a slow web client never slows the pipeline. The image subscription is best effort: the bridge
 is a viewer and must never hold back a reliable publisher. `jpeg_quality` is live.
+
+Several graphs on one machine: with `port_fallback` a taken port moves the server to the next free one, and
+the URLs served are logged as a warning. A bridge that cannot start reports `failed` on `stats` and exits 2;
+the launchers keep the detection pipeline running without it (ros_detect/graph/plan.py).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+from ros_detect.errors import RosDetectError
 from ros_detect.foxglove.channels import check_jpeg_quality
 from ros_detect.foxglove.relay import FoxgloveRelay, RelayConfig
 from ros_detect.foxglove.web import WebPageServer
@@ -25,6 +30,7 @@ from ros_detect.nodes.common import (
     ParamSpec,
     log_parameters,
     reliable,
+    report_failed_start,
     run_node,
 )
 from ros_detect.nodes.image import image_to_bgr, stamp_ns
@@ -34,6 +40,7 @@ PARAMS: ParamSpec = {
     **COMMON_PARAMS,
     "host": ("127.0.0.1", "interface to bind; anything but loopback exposes the view to the network"),
     "port": (8765, "Foxglove WebSocket port (0 = any free port)"),
+    "port_fallback": (True, "port or http_port taken: serve on the next free port and log the URL (false: fail)"),
     "http_port": (8766, "port of the zero-install web page (0 = any free port, -1 = no page)"),
     "jpeg_quality": (80, "JPEG quality 1..100 of the image channel"),
     "image_topic": ("image", "sensor_msgs/Image input"),
@@ -56,21 +63,29 @@ class FoxgloveBridgeNode(NodeScaffold, Node):
         kwargs.setdefault("node_name", "foxglove_bridge")
         super().__init__(**kwargs)
         p = self.setup_parameters()
-        self.relay = FoxgloveRelay(
-            RelayConfig(
-                host=p["host"],
-                port=p["port"],
-                jpeg_quality=p["jpeg_quality"],
-                image_queue=p["image_queue"],
-                doc_queue=p["doc_queue"],
-                client_backlog=p["client_backlog"],
-                node=self.get_fully_qualified_name(),
-            )
-        ).start()
         self.page: WebPageServer | None = None
         try:
+            self.relay = FoxgloveRelay(
+                RelayConfig(
+                    host=p["host"],
+                    port=p["port"],
+                    port_fallback=p["port_fallback"],
+                    jpeg_quality=p["jpeg_quality"],
+                    image_queue=p["image_queue"],
+                    doc_queue=p["doc_queue"],
+                    client_backlog=p["client_backlog"],
+                    node=self.get_fully_qualified_name(),
+                )
+            ).start()
             if p["http_port"] >= 0:
-                self.page = WebPageServer(p["host"], p["http_port"], ws_port=self.relay.port)
+                self.page = WebPageServer(
+                    p["host"], p["http_port"], ws_port=self.relay.port, fallback=p["port_fallback"]
+                )
+        except RosDetectError:
+            self.close()
+            report_failed_start(self, p["stats_topic"])  # the error itself: run_node prints it, exit 2
+            raise
+        try:
             self.start_stats(source=self.relay.publish_stats)
             # a viewer: rclpy's sensor-data profile (best effort, depth 5), never holds back a reliable publisher
             self.subscription(Image, p["image_topic"], self._on_image, qos_profile_sensor_data)
@@ -86,7 +101,16 @@ class FoxgloveBridgeNode(NodeScaffold, Node):
             raise
         log_parameters(self, p)
         page = f", web page {self.page.url}" if self.page else ""
-        self.get_logger().info(f"Foxglove WebSocket server {self.relay.url}{page}")
+        moved = [f"port {self.relay.asked_port}"] if self.relay.asked_port is not None else []
+        if self.page is not None and self.page.asked_port is not None:
+            moved.append(f"http_port {self.page.asked_port}")
+        if moved:  # loudly: a user following the defaults looks at 8765/8766 first
+            self.get_logger().warning(
+                f"Foxglove WebSocket server {self.relay.url}{page} ({' and '.join(moved)} taken, by another graph's "
+                "bridge?); set foxglove_bridge.port / http_port to choose"
+            )
+        else:
+            self.get_logger().info(f"Foxglove WebSocket server {self.relay.url}{page}")
 
     def apply_parameter(self, name: str, value: Any) -> None:
         if name == "jpeg_quality":
@@ -101,7 +125,9 @@ class FoxgloveBridgeNode(NodeScaffold, Node):
         if self.page is not None:
             self.page.close()
             self.page = None
-        self.relay.close()
+        relay = getattr(self, "relay", None)  # None: it could not start
+        if relay is not None:
+            relay.close()
 
 
 def main(args: list[str] | None = None) -> int:
