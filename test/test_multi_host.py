@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.mosquitto import Mosquitto, MqttRecorder
 from helpers.ros import ros_env
 from helpers.wait import read_text, wait_for_line, wait_until
 
 from ros_detect.mqtt.broker import mosquitto_conf, mosquitto_path
 
-pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
-pytestmark = pytest.mark.ros
+DOC = Path(__file__).resolve().parent.parent / "docs" / "multi-host.md"
 
 ROS_DETECT = [sys.executable, "-m", "ros_detect.cli"]
 FAST = [
@@ -115,9 +115,11 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+@pytest.mark.ros
 def test_graph_split_over_two_hosts_answers_every_frame(
     two_hosts: tuple[Host, Host], clip_path: Path, tmp_path: Path
 ) -> None:
+    pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
     a, b = two_hosts
     mosquitto = mosquitto_path()
     if mosquitto is None:
@@ -191,3 +193,36 @@ def test_graph_split_over_two_hosts_answers_every_frame(
         for proc in reversed(procs):
             _stop(proc)
         shutil.rmtree(broker_dir, ignore_errors=True)
+
+
+def documented_bridge_block() -> str:
+    """The mosquitto bridge block docs/multi-host.md gives for a central dashboard, as written there."""
+    text = DOC.read_text()
+    block = text.split("<!-- bridge-config -->", 1)[1].split("<!-- end bridge-config -->", 1)[0]
+    return block.strip().removeprefix("```conf").removesuffix("```").strip()
+
+
+def test_documented_broker_bridge_forwards_results_to_a_central_broker() -> None:
+    """The doc's bridge block, only its address pointed at a second local mosquitto: a site broker's results
+    arrive on the central broker under the site's prefix, and the bridge reports itself up there."""
+    block = documented_bridge_block()
+    assert "address dashboard.example.net:1883" in block
+    with Mosquitto() as central:
+        central_rec = MqttRecorder(central.port, "site-door/#")
+        try:
+            site_conf = block.replace("dashboard.example.net:1883", f"127.0.0.1:{central.port}")
+            with Mosquitto(config=site_conf) as site:
+                assert wait_until(lambda: central_rec.payloads("site-door/bridge/state") == [b"1"], 30), read_text(
+                    site.log
+                )
+                doc = {"schema": "ros_detect/main_person@1", "seq": 7, "frame_id": "door"}
+                publish = subprocess.run(
+                    ["mosquitto_pub", "-p", str(site.port), "-q", "1", "-t", "ros_detect/door/main_person",
+                     "-m", json.dumps(doc)],
+                    capture_output=True, text=True, timeout=30,
+                )  # fmt: skip
+                assert publish.returncode == 0, publish.stderr
+                arrived = wait_until(lambda: central_rec.docs("site-door/ros_detect/door/main_person"), 30)
+                assert arrived == [doc], central_rec.messages
+        finally:
+            central_rec.close()
