@@ -92,7 +92,10 @@ def two_hosts() -> Iterator[tuple[Host, Host]]:
                     f"cannot create a network namespace here ({made.stderr.strip()}): needs root or CAP_SYS_ADMIN"
                 )
             created.append(host.netns)
-        _ip("link", "add", a.veth, "netns", a.netns, "type", "veth", "peer", "name", b.veth, "netns", b.netns)
+        veth = _ip("link", "add", a.veth, "netns", a.netns, "type", "veth", "peer", "name", b.veth, "netns", b.netns,
+                   check=False)  # fmt: skip
+        if veth.returncode != 0:
+            pytest.skip(f"cannot create a veth pair between the two hosts ({veth.stderr.strip()}): needs veth support")
         for host in (a, b):
             _ip("-n", host.netns, "link", "set", "lo", "up")
             _ip("-n", host.netns, "addr", "add", f"{host.address}/24", "dev", host.veth)
