@@ -119,16 +119,28 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.ros
+@pytest.mark.parametrize("discovery", ["subnet", "static_peers"])
 def test_graph_split_over_two_hosts_answers_every_frame(
-    two_hosts: tuple[Host, Host], clip_path: Path, tmp_path: Path
+    discovery: str, two_hosts: tuple[Host, Host], clip_path: Path, tmp_path: Path
 ) -> None:
+    """subnet: multicast discovery on the LAN; static_peers: discovery kept to the machine plus the other
+    host named (ROS_STATIC_PEERS), with no multicast route at all."""
     pytest.importorskip("rclpy", reason="needs the rclpy wheels (pip install -e .[ros])")
     a, b = two_hosts
     mosquitto = mosquitto_path()
     if mosquitto is None:
         pytest.fail("mosquitto is not installed: run `make setup-test` (scripts/setup.sh --test)")
-    # one private domain, discovery beyond the machine (the veth subnet), UDP only: no shared memory
-    env = ros_env(ROS_AUTOMATIC_DISCOVERY_RANGE="SUBNET", FASTDDS_BUILTIN_TRANSPORTS="UDPv4")
+    # one private domain, discovery beyond the machine, UDP only: no shared memory
+    common = ros_env(FASTDDS_BUILTIN_TRANSPORTS="UDPv4")
+    if discovery == "subnet":
+        env = {host.netns: {**common, "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET"} for host in (a, b)}
+    else:
+        for host in (a, b):
+            _ip("-n", host.netns, "route", "del", "224.0.0.0/4", "dev", host.veth)
+        env = {
+            a.netns: {**common, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_STATIC_PEERS": b.address},
+            b.netns: {**common, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST", "ROS_STATIC_PEERS": a.address},
+        }
     broker_dir = Path(tempfile.mkdtemp(prefix="test_multi_host_broker_"))
     broker_dir.chmod(0o777)  # started as root, mosquitto reads its files as its own user
     conf = broker_dir / "mosquitto.conf"
@@ -139,7 +151,7 @@ def test_graph_split_over_two_hosts_answers_every_frame(
 
     def start(host: Host, cmd: list[str], log: str) -> subprocess.Popen:
         with open(logs[log], "w") as f:
-            proc = subprocess.Popen(host.exec(cmd), stdout=f, stderr=subprocess.STDOUT, env=env, text=True)
+            proc = subprocess.Popen(host.exec(cmd), stdout=f, stderr=subprocess.STDOUT, env=env[host.netns], text=True)
         procs.append(proc)
         return proc
 
@@ -187,7 +199,7 @@ def test_graph_split_over_two_hosts_answers_every_frame(
         sent = after["tx"] - before["tx"]
         assert sent >= published * IMAGE_BYTES, (sent, published * IMAGE_BYTES)
         print(
-            f"\ntwo hosts: {published} frames answered in {wall_s:.1f} s; host A's veth sent {sent} bytes "
+            f"\ntwo hosts ({discovery}): {published} frames answered in {wall_s:.1f} s; A's veth sent {sent} bytes "
             f"({sent / published:.0f} per frame, images {IMAGE_BYTES} bytes of pixels each), received "
             f"{after['rx'] - before['rx']} bytes"
         )
