@@ -183,7 +183,8 @@ def test_graph_split_over_two_hosts_answers_every_frame(
         sum_a = json.loads((out_a / "summary.json").read_text())
         sum_b = json.loads((out_b / "summary.json").read_text())
         published = sum_a["graph"]["frames_published"]
-        assert sum_a["graph"]["nodes"] and published == sum_a["frames_expected"] == 12, sum_a["graph"]
+        assert sum_a["graph"]["nodes"] == ["video_source"] and sum_b["graph"]["elsewhere"] == ["video_source"]
+        assert published == sum_a["frames_expected"] == 12, sum_a["graph"]
         assert sum_b["graph"]["frames_published"] == published  # B heard A's source stats over DDS
         seqs = list(range(published))
         assert [json.loads(line)["seq"] for line in (out_b / "main_person.jsonl").read_text().splitlines()] == seqs

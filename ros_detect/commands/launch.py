@@ -8,6 +8,7 @@ With -o OUTDIR it also writes the four files of `ros-detect video` from the grap
 Order matters for complete results: the sinks start first and the source only once this launcher's
 subscriptions and every bridge are matched, so nothing published is missed; on a stop the nodes go in
 graph order (source, detector, main_person, bridges) and main_person answers every detection first.
+With --nodes/--without it starts only this host's part of a graph spread over hosts on DDS (docs/multi-host.md).
 """
 
 from __future__ import annotations
@@ -224,7 +225,8 @@ class GraphRunner:
                     "mode": self.spec.mode,
                     "processes": self.args.processes,
                     "namespace": self.spec.namespace,
-                    "nodes": [n.name for n in self.spec.nodes],
+                    "nodes": [n.name for n in self.spec.here],
+                    "elsewhere": self.spec.elsewhere,  # nodes of this graph on other hosts
                     "skipped": self.spec.skipped,
                     "frames_published": published,
                     "images_received": rec.images_received,
