@@ -12,6 +12,7 @@ DDS stays on this machine unless the user opts into a multi-host graph (ros_dete
 Order matters for complete results: the sinks start first and the source only once this launcher's
 subscriptions and every bridge are matched, so nothing published is missed; on a stop the nodes go in
 graph order (source, detector, main_person, bridges) and main_person answers every detection first.
+With --nodes/--without it starts only this host's part of a graph spread over hosts on DDS (docs/multi-host.md).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from ros_detect.graph.plan import (
     GraphSpec,
     plan_graph,
     sink_failure_problem,
+    split_names,
 )
 from ros_detect.media.sources import ASPECT_MODES, VideoSource, source_id
 
@@ -83,6 +85,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mqtt", action=argparse.BooleanOptionalAction, default=None, help="start mqtt_bridge")
     parser.add_argument("--foxglove", action=argparse.BooleanOptionalAction, default=None, help="start foxglove_bridge")
     parser.add_argument(
+        "--nodes",
+        action="append",
+        metavar="NODE[,NODE]",
+        help="start only these nodes here (another host runs the rest)",
+    )
+    parser.add_argument(
+        "--without", action="append", metavar="NODE[,NODE]", help="start every node but these (another host runs them)"
+    )
+    parser.add_argument(
         "-p", "--param", action="append", default=[], metavar="NODE.NAME=VALUE", help="override one parameter"
     )
     parser.add_argument(
@@ -120,9 +131,11 @@ def run(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         bridges={"mqtt": args.mqtt, "foxglove": args.foxglove},
         recorder_images=bool(args.output) and not args.no_video,
+        only=split_names(args.nodes),
+        without=split_names(args.without),
     )
     source = spec.source
-    if args.mode == "video" and not source.params.get("input"):
+    if args.mode == "video" and source.name not in spec.elsewhere and not source.params.get("input"):
         raise InputError("no input video", "pass one: ros-detect launch video INPUT (or -p video_source.input=...)")
     if args.mode == "video" and args.loop and not args.duration:
         log.info("--loop without --duration runs until Ctrl-C")
@@ -132,9 +145,10 @@ def run(args: argparse.Namespace) -> int:
     os.environ.update(discovery.env)  # before rclpy.init here and before any node process starts
     print(discovery.message)
     print(
-        f"ros-detect launch {args.mode}: nodes {[n.name for n in spec.nodes]} in "
+        f"ros-detect launch {args.mode}: nodes {[n.name for n in spec.here]} in "
         f"{'one process' if args.processes == 'one' else 'one process per node'}"
         f"{' under /' + spec.namespace if spec.namespace else ''}; "
+        f"{f'{spec.elsewhere} on other hosts; ' if spec.elsewhere else ''}"
         f"parameters from {[str(f) for f in spec.config_files]}"
     )
     runner = GraphRunner(spec, args)
@@ -146,6 +160,7 @@ class GraphRunner:
         self.spec = spec
         self.args = args
         self.src = spec.source
+        self.src_here = self.src.name not in spec.elsewhere
         self.recorder = None
         self.meta: Any = None
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -166,7 +181,7 @@ class GraphRunner:
         from ros_detect.pipeline.recorder import GraphRecorder
 
         fps = 30.0
-        if self.spec.mode == "video":
+        if self.spec.mode == "video" and self.src_here:  # a source on another host: its file is not here
             p = self.src.params
             stop = p.get("stop_frame", -1)
             with VideoSource(
@@ -234,7 +249,8 @@ class GraphRunner:
                     "mode": self.spec.mode,
                     "processes": self.args.processes,
                     "namespace": self.spec.namespace,
-                    "nodes": [n.name for n in self.spec.nodes],
+                    "nodes": [n.name for n in self.spec.here],
+                    "elsewhere": self.spec.elsewhere,  # nodes of this graph on other hosts
                     "skipped": self.spec.skipped,
                     "failed_sinks": self.failed_sinks,
                     "frames_published": published,
@@ -275,11 +291,13 @@ class GraphRunner:
             reliability = "best_effort" if self.spec.mode == "webcam" else "reliable"
             self.outputs = OutputsNode(self.recorder, reliability, namespace=self.spec.namespace, context=ctx)
             executor.add_node(self.outputs)
-            for spec in self.spec.nodes[1:]:  # sinks first: the source starts once they are all listening
-                self._start(spec)
+            for spec in self.spec.here:  # sinks first: the source starts once they are all listening
+                if spec is not self.src:
+                    self._start(spec)
             self._wait_until_listening(stop)
             self._without_failed_sinks()
-            self._start(self.src)
+            if self.src_here:
+                self._start(self.src)
             deadline = time.monotonic() + self.args.duration if self.args.duration > 0 else None
             while ctx.ok() and not stop.is_set():
                 executor.spin_once(timeout_sec=0.1)
@@ -370,9 +388,14 @@ class GraphRunner:
         return subprocess.Popen(cmd, env=os.environ.copy(), **group)
 
     def _check_exits(self) -> bool:
-        """True when the graph is done (the video source finished); a node's failure raises ConfigError."""
+        """True when the graph is done (the video source finished, here or on another host: its final stats
+        say so); a node's failure raises ConfigError."""
         from ros_detect.graph.plan import node_exit_outcome
         from ros_detect.nodes.common import raise_if_failed
+
+        if not self.src_here and self.spec.mode == "video":
+            if (self.outputs.source_stats() or {}).get("state") == "finished":
+                return True
 
         for spec, node in self.running:
             if self._in_process():

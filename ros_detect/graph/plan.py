@@ -168,13 +168,15 @@ def launch_arguments(mode: str) -> list[LaunchArgument]:
     if mode == "video":
         args.append(param("rate", "video_source", "rate", "0 = as fast as the detector allows, 1 = real time"))
     args.append(LaunchArgument("namespace", "namespace of the whole graph"))
-    args.append(
+    args += [
         LaunchArgument(
             "network",
             "DDS discovery: localhost (keep the graph on this machine) | subnet (a multi-host graph); unset: "
             "localhost unless ROS_AUTOMATIC_DISCOVERY_RANGE / ROS_STATIC_PEERS are set in the environment",
-        )
-    )
+        ),
+        LaunchArgument("nodes", "start only these nodes here, comma-separated (the rest run on another host)"),
+        LaunchArgument("without", "start every node but these, comma-separated (they run on another host)"),
+    ]
     for bridge, on in m.bridges.items():
         args.append(LaunchArgument(bridge, f"start {BRIDGES[bridge]} (true/false)", default=str(on).lower()))
     return args
@@ -196,7 +198,7 @@ class LaunchPlan:
 
     mode: str
     namespace: str
-    nodes: list[str]
+    nodes: list[str]  # started by this launch (the whole graph unless nodes:= / without:= is given)
     config_files: list[Path]
     given: dict[str, dict[str, LaunchArgument]]  # node -> {parameter: the argument that sets it}
     computed: dict[str, dict[str, Any]]  # node -> {parameter: value} the plan sets (not user-facing)
@@ -212,6 +214,7 @@ def plan_launch(mode: str, values: dict[str, str]) -> LaunchPlan:
         files.append(Path(user))
     bridges = {b: parse_bool(b, values.get(b, str(on).lower())) for b, on in MODES[mode].bridges.items()}
     nodes = graph_nodes(mode, bridges)
+    here = nodes_here(mode, nodes, split_names(values.get("nodes", "")), split_names(values.get("without", "")))
     given: dict[str, dict[str, LaunchArgument]] = {}
     for arg in args:
         if arg.node and values.get(arg.name, "") != "":
@@ -219,7 +222,7 @@ def plan_launch(mode: str, values: dict[str, str]) -> LaunchPlan:
     namespace = values.get("namespace", "").strip("/")
     network = values.get("network", "").strip()
     discovery_choice({}, network)  # an unknown choice is an error now
-    return LaunchPlan(mode, namespace, nodes, files, given, computed_parameters(nodes), network)
+    return LaunchPlan(mode, namespace, here, files, given, computed_parameters(nodes), network)
 
 
 def graph_nodes(mode: str, bridges: dict[str, bool | None] | None = None) -> list[str]:
@@ -231,6 +234,28 @@ def graph_nodes(mode: str, bridges: dict[str, bool | None] | None = None) -> lis
         if default_on if wanted is None else wanted:
             names.append(BRIDGES[bridge])
     return names
+
+
+def split_names(text: str | list[str] | None) -> list[str]:
+    """`a,b` or ['a', 'b,c'] (an option given several times) -> ['a', 'b', 'c']."""
+    parts = [text] if isinstance(text, str) else text or []
+    return [name.strip() for part in parts for name in part.split(",") if name.strip()]
+
+
+def nodes_here(mode: str, graph: list[str], only: list[str], without: list[str]) -> list[str]:
+    """The part of the graph this host starts: `only` these nodes, or all `without` those (one graph spread
+    over hosts on DDS; every host names the same graph, so each knows what the others run)."""
+    if only and without:
+        raise ConfigError("both nodes to start and nodes to leave out were given", "give --nodes or --without")
+    for name in only + without:
+        if name not in graph:
+            on = next((b for b, node in BRIDGES.items() if node == name), None)
+            fix = f"switch it on (--{on} / {on}:=true) or leave it out" if on else "use one of them"
+            raise ConfigError(f"node {name!r} is not part of this {mode} graph: {', '.join(graph)}", fix)
+    here = [n for n in graph if n in only] if only else [n for n in graph if n not in without]
+    if not here:
+        raise ConfigError("no node left to start on this host", "leave at least one node out of --without")
+    return here
 
 
 def computed_parameters(nodes: list[str], recorder_images: bool = False) -> dict[str, dict[str, Any]]:
@@ -306,9 +331,15 @@ class NodeSpec:
 class GraphSpec:
     mode: str
     namespace: str
-    nodes: list[NodeSpec]
+    nodes: list[NodeSpec]  # the whole graph, in graph order
     config_files: list[Path]
     skipped: list[str] = field(default_factory=list)  # bridges asked for but not installed
+    elsewhere: list[str] = field(default_factory=list)  # nodes of the graph another host runs (--nodes/--without)
+
+    @property
+    def here(self) -> list[NodeSpec]:
+        """The nodes this launcher starts."""
+        return [n for n in self.nodes if n.name not in self.elsewhere]
 
     def node(self, name: str) -> NodeSpec | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -333,9 +364,12 @@ def plan_graph(
     namespace: str = "",
     bridges: dict[str, bool | None] | None = None,
     recorder_images: bool = False,
+    only: list[str] | None = None,
+    without: list[str] | None = None,
 ) -> GraphSpec:
     """Nodes of `mode` with their merged parameters: every node's deployed defaults, the shipped files, the
-    user's files (`config_files`, later wins), then overrides {node name or '' (all nodes): {param: value}}."""
+    user's files (`config_files`, later wins), then overrides {node name or '' (all nodes): {param: value}}.
+    `only` / `without` pick the part of the graph started here (`nodes_here`)."""
     if mode not in MODES:
         raise ConfigError(f"unknown launch mode {mode!r}", f"choose one of: {', '.join(MODES)}")
     files = shipped_config_files(mode) + [Path(f) for f in config_files or []]
@@ -344,8 +378,10 @@ def plan_graph(
     check_override_nodes(overrides)
     names: list[str] = []
     skipped: list[str] = []
-    for name in graph_nodes(mode, bridges):
-        if name in BRIDGES.values() and not module_available(NODES[name][0]):
+    full = graph_nodes(mode, bridges)
+    elsewhere = [n for n in full if n not in nodes_here(mode, full, only or [], without or [])]
+    for name in full:
+        if name in BRIDGES.values() and name not in elsewhere and not module_available(NODES[name][0]):
             msg = f"{name} requested but {NODES[name][0]} is not installed: starting without it"
             log.warning(msg)
             skipped.append(msg)
@@ -357,7 +393,7 @@ def plan_graph(
         module, cls = NODES[name]
         params = node_params(loaded, name, namespace, overrides, computed.get(name, {}))
         nodes.append(NodeSpec(name, module, cls, params))
-    return GraphSpec(mode, namespace.strip("/"), nodes, files, skipped)
+    return GraphSpec(mode, namespace.strip("/"), nodes, files, skipped, elsewhere)
 
 
 def check_override_nodes(overrides: dict[str, dict[str, Any]]) -> None:
