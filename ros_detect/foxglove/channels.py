@@ -7,7 +7,8 @@ Image and annotations carry the frame's capture stamp both as message `timestamp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import cv2
@@ -21,7 +22,7 @@ from ros_detect.detection.weights import RANDOM_INIT_LABEL, UNTRAINED_BANNER
 from ros_detect.errors import ConfigError
 from ros_detect.foxglove.viewer_schema import viewer_schema
 
-# Foxglove topic names (absolute: they name WebSocket channels, not ROS topics).
+# Foxglove topic names of a graph without `sources` (absolute: they name WebSocket channels, not ROS topics).
 IMAGE_TOPIC = "/image"
 ANNOTATIONS_TOPIC = "/annotations"
 DETECTIONS_TOPIC = "/detections"
@@ -159,9 +160,61 @@ def json_channel_schema(schema_id: str) -> dict[str, Any]:
     return viewer_schema(schema.json_schema(schema_id))
 
 
+@dataclass(frozen=True)
+class SourceTopics:
+    """The Foxglove channel names of one source. The defaults are those of a graph without `sources`.
+
+    With `sources`, the bridge names each channel after the resolved ROS topic it carries (`/cam1/image`);
+    its own channels (annotations, bridge stats) sit beside them (`/cam1/annotations`).
+    """
+
+    image: str = IMAGE_TOPIC
+    annotations: str = ANNOTATIONS_TOPIC
+    detections: str = DETECTIONS_TOPIC
+    main_person: str = MAIN_PERSON_TOPIC
+    stats: str = STATS_TOPIC
+    bridge_stats: str = BRIDGE_STATS_TOPIC
+
+    @classmethod
+    def under(cls, namespace: str) -> SourceTopics:
+        """The default names under a namespace (`cam1` or `/cam1` -> `/cam1/image`, ...; "" -> `/image`, ...)."""
+        prefix = "/" + namespace.strip("/") if namespace.strip("/") else ""
+        default = cls()
+        return replace(default, **{f.name: prefix + getattr(default, f.name) for f in fields(cls)})
+
+
+def check_sources(sources: list[str]) -> list[str]:
+    """Source names as the `sources` parameter takes them: relative ROS namespaces, each once."""
+    bad = [s for s in sources if not _NAMESPACE.fullmatch(s)]
+    if bad:
+        raise ConfigError(
+            f"sources must be relative ROS namespaces, got {bad}",
+            "name each source like its namespace without the leading slash, e.g. sources:=[cam1,cam2]",
+        )
+    if len(set(sources)) != len(sources):
+        raise ConfigError(f"sources lists a namespace twice: {sources}", "name each source once")
+    return list(sources)
+
+
+_NAMESPACE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def source_topic(source: str, topic: str) -> str:
+    """The relative ROS topic of `topic` under a source's namespace (`cam1` + `image` -> `cam1/image`), so
+    remapping still applies; without a source, `topic` itself."""
+    if not source:
+        return topic
+    if topic.startswith(("/", "~")):
+        raise ConfigError(
+            f"topic {topic!r} is not relative, so it cannot be taken per source ({source}/...)",
+            "give the topic parameters relative names (e.g. image) when `sources` is set",
+        )
+    return f"{source}/{topic}"
+
+
 @dataclass
 class Channels:
-    """The bridge's Foxglove channels, all in one SDK context (one server per bridge)."""
+    """One source's Foxglove channels; every source's channels share one SDK context (one server per bridge)."""
 
     context: foxglove.Context
     image: CompressedImageChannel
@@ -172,21 +225,22 @@ class Channels:
     bridge_stats: foxglove.Channel
 
     @classmethod
-    def create(cls, context: foxglove.Context | None = None) -> Channels:
+    def create(cls, context: foxglove.Context | None = None, topics: SourceTopics | None = None) -> Channels:
         ctx = context or foxglove.Context()
+        t = topics or SourceTopics()
         stats_schema = json_channel_schema(schema.STATS_SCHEMA)
         return cls(
             context=ctx,
-            image=CompressedImageChannel(IMAGE_TOPIC, context=ctx),
-            annotations=ImageAnnotationsChannel(ANNOTATIONS_TOPIC, context=ctx),
+            image=CompressedImageChannel(t.image, context=ctx),
+            annotations=ImageAnnotationsChannel(t.annotations, context=ctx),
             detections=foxglove.Channel(
-                DETECTIONS_TOPIC, schema=json_channel_schema(schema.DETECTIONS_SCHEMA), context=ctx
+                t.detections, schema=json_channel_schema(schema.DETECTIONS_SCHEMA), context=ctx
             ),
             main_person=foxglove.Channel(
-                MAIN_PERSON_TOPIC, schema=json_channel_schema(schema.MAIN_PERSON_SCHEMA), context=ctx
+                t.main_person, schema=json_channel_schema(schema.MAIN_PERSON_SCHEMA), context=ctx
             ),
-            stats=foxglove.Channel(STATS_TOPIC, schema=stats_schema, context=ctx),
-            bridge_stats=foxglove.Channel(BRIDGE_STATS_TOPIC, schema=stats_schema, context=ctx),
+            stats=foxglove.Channel(t.stats, schema=stats_schema, context=ctx),
+            bridge_stats=foxglove.Channel(t.bridge_stats, schema=stats_schema, context=ctx),
         )
 
     def close(self) -> None:
