@@ -93,7 +93,7 @@ try {
     executablePath: chromium,
     headless: true,
     args,
-    viewport: { width: 1280, height: sources.length ? 900 : 560 },
+    viewport: { width: 1280, height: 560 },
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const consoleErrors = [];
