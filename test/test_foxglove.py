@@ -412,7 +412,7 @@ def test_bridge_refuses_a_busy_port_with_problem_and_fix(tmp_path: Path) -> None
 # -- the shipped Foxglove / Lichtblick layout, and what the apps make of the channels ----------------------------
 @pytest.mark.unit
 def test_layout_points_at_the_bridge_channels() -> None:
-    from ros_detect.foxglove.channels import (
+    from ros_detect.foxglove.topics import (
         ANNOTATIONS_TOPIC,
         BRIDGE_STATS_TOPIC,
         IMAGE_TOPIC,

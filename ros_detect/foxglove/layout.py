@@ -2,7 +2,7 @@
 
 `ros-detect foxglove-layout [--sources cam1 cam2]` prints them; the shipped config/foxglove_layout.json (no
 sources) and config/foxglove_layout_2cams.json (cam1, cam2) are its output, and a test keeps them so. Panel
-topics follow the bridge's channel names with the default topic names (ros_detect.foxglove.channels).
+topics follow the bridge's channel names with the default topic names (ros_detect.foxglove.topics).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ros_detect.detection.weights import RANDOM_INIT_LABEL
-from ros_detect.foxglove.channels import SourceTopics, check_sources
+from ros_detect.foxglove.topics import SourceTopics, check_sources
 
 SHIPPED = {(): "foxglove_layout.json", ("cam1", "cam2"): "foxglove_layout_2cams.json"}  # config/ files it writes
 

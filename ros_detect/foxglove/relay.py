@@ -29,13 +29,13 @@ from ros_detect.errors import ConfigError
 from ros_detect.foxglove.buffer import RecentMap
 from ros_detect.foxglove.channels import (
     Channels,
-    SourceTopics,
     check_jpeg_quality,
     compressed_image,
     encode_jpeg,
     image_annotations,
     json_channel_schema,
 )
+from ros_detect.foxglove.topics import SourceTopics
 from ros_detect.graph.stats import StatsWindow
 
 log = logging.getLogger(__name__)

@@ -18,8 +18,9 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from ros_detect.foxglove.channels import SourceTopics, check_jpeg_quality, check_sources, source_topic
+from ros_detect.foxglove.channels import check_jpeg_quality
 from ros_detect.foxglove.relay import FoxgloveRelay, RelayConfig
+from ros_detect.foxglove.topics import SourceTopics, check_sources, source_topic
 from ros_detect.foxglove.web import WebPageServer
 from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.nodes.common import (
