@@ -369,7 +369,9 @@ class GraphRunner:
         from rclpy.parameter import Parameter
 
         cls = getattr(importlib.import_module(spec.module), spec.class_name)
-        overrides = [Parameter(k, value=v) for k, v in spec.params.items()]
+        # rclpy re-types an empty list override as a byte array, which a string-array parameter refuses: an
+        # empty list is left to the node's declared default (empty: list parameters default to [] in config/)
+        overrides = [Parameter(k, value=v) for k, v in spec.params.items() if v != []]
         return cls(namespace=self.spec.namespace or None, parameter_overrides=overrides, context=self.ctx)
 
     def _spawn(self, spec: Any) -> subprocess.Popen:

@@ -124,7 +124,8 @@ def same_parameter_type(value: Any, default: Any) -> bool:
     if isinstance(default, float):
         return isinstance(value, (int, float))
     if isinstance(default, list):
-        return isinstance(value, list) and all(same_parameter_type(v, default[0]) for v in value)
+        item = default[0] if default else ""  # an empty list parameter is a string array
+        return isinstance(value, list) and all(same_parameter_type(v, item) for v in value)
     return type(value) is type(default)
 
 

@@ -17,7 +17,7 @@ import rclpy
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType, SetParametersResult
 from rclpy.duration import Duration
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks, UnsupportedEventTypeError
-from rclpy.exceptions import ParameterException
+from rclpy.exceptions import ParameterException, ParameterUninitializedException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -77,8 +77,11 @@ def declare_parameters(node: Node, spec: ParamSpec, live: set[str] | frozenset[s
             read_only=name not in live,
             additional_constraints=LIVE_NOTE if name in live else READ_ONLY_NOTE,
         )
+        # rclpy types an empty list as a byte array and reads `[]` in a parameter file as "not set": declare
+        # such a parameter by its type; unset, it keeps its empty default.
+        value = Parameter.Type.STRING_ARRAY if default == [] else default
         try:
-            node.declare_parameter(name, default, descriptor)
+            node.declare_parameter(name, value, descriptor)
         except ParameterException as exc:  # e.g. `-p proposals:=abc`: rclpy raises, a user needs problem + fix
             detail = str(exc).splitlines()[0]
             if any(word in name for word in SECRET_WORDS):  # rclpy's message quotes the value: never print a secret
@@ -88,7 +91,10 @@ def declare_parameters(node: Node, spec: ParamSpec, live: set[str] | frozenset[s
                 f"give '{name}' {article(type(default).__name__)} value like its default {default!r} "
                 f"(-p {name}:={_ros_literal(default)} or the parameter file)",
             ) from None
-        values[name] = _plain(node.get_parameter(name).value, default)
+        try:
+            values[name] = _plain(node.get_parameter(name).value, default)
+        except ParameterUninitializedException:
+            values[name] = list(default)
     return values
 
 
