@@ -31,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bag": ("ros_detect.commands.bag", "record or play rosbag2 bags (MCAP / SQLite3) without ros2 bag"),
     "soak": ("ros_detect.commands.soak", "run the webcam graph for a bounded time: RSS trend, latency, drops"),
     "serve-mjpeg": ("ros_detect.commands.serve_mjpeg", "serve a video as an MJPEG webcam on 127.0.0.1"),
+    "foxglove-layout": ("ros_detect.commands.foxglove_layout", "print a Foxglove/Lichtblick layout for N cameras"),
 }
 
 

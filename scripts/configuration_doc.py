@@ -26,7 +26,7 @@ TYPES = {bool: "bool", int: "int", float: "double", str: "string"}
 
 def _type(default: Any) -> str:
     if isinstance(default, list):
-        return f"{TYPES[type(default[0]) if default else str]}[]"  # an empty list: a string array
+        return f"{TYPES[type(default[0]) if default else str]}[]"
     return TYPES[type(default)]
 
 

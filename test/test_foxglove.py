@@ -20,9 +20,8 @@ from foxglove import messages as fm
 from helpers.fake_pipeline import BACKGROUND_BGR, CHAIR_BOX, PERSON_BGR, docs, person_box
 from helpers.foxglove_client import FoxgloveTestClient
 from helpers.foxglove_graph import BridgeGraph, free_port
+from helpers.foxglove_layout import assert_layout_resolves, panel_ids, resolve, shipped_layout
 from helpers.lichtblick_schema import (
-    PLOTTABLE,
-    Field,
     ParsedChannel,
     SchemaRejectedError,
     parse_advertisements,
@@ -178,10 +177,31 @@ def test_busy_port_is_a_clear_error() -> None:
     first = FoxgloveRelay(RelayConfig(port=0)).start()
     try:
         with pytest.raises(ConfigError, match="port") as err:
-            FoxgloveRelay(RelayConfig(port=first.port)).start()
+            FoxgloveRelay(RelayConfig(port=first.port, port_fallback=False)).start()
         assert "pick another port" in err.value.fix
     finally:
         first.close()
+
+
+def test_busy_ports_move_to_the_next_free_ones_with_fallback() -> None:
+    """A second graph with the same defaults: its WebSocket server and page take the next free ports and say
+    which port they were asked for; both serve."""
+    from ros_detect.foxglove.web import WebPageServer
+
+    first = FoxgloveRelay(RelayConfig(port=0)).start()
+    second = page = None
+    try:
+        second = FoxgloveRelay(RelayConfig(port=first.port)).start()
+        assert second.port > first.port and second.asked_port == first.port
+        client = FoxgloveTestClient.open(second.url)
+        client.wait_for_channels(["/image"])
+        client.close()
+        page = WebPageServer("127.0.0.1", first.port, ws_port=second.port, fallback=True)  # first.port is taken
+        assert page.port not in (first.port, second.port) and page.asked_port == first.port
+    finally:
+        for server in (page, second, first):
+            if server is not None:
+                server.close()
 
 
 def test_no_jpeg_encoding_without_a_subscriber() -> None:
@@ -398,8 +418,9 @@ def test_bridge_refuses_a_busy_port_with_problem_and_fix(tmp_path: Path) -> None
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
+        params = [f"port:={port}", f"http_port:={free_port()}", "port_fallback:=false"]
         proc = subprocess.run(
-            [str(BIN / "foxglove_bridge"), "--ros-args", "-p", f"port:={port}", "-p", f"http_port:={free_port()}"],
+            [str(BIN / "foxglove_bridge"), "--ros-args", *(a for p in params for a in ("-p", p))],
             env=ros_env(),
             capture_output=True,
             text=True,
@@ -411,65 +432,18 @@ def test_bridge_refuses_a_busy_port_with_problem_and_fix(tmp_path: Path) -> None
 
 
 # -- the shipped Foxglove / Lichtblick layout, and what the apps make of the channels ----------------------------
-def _panels(node: object) -> list[str]:
-    if isinstance(node, str):
-        return [node]
-    assert isinstance(node, dict) and node["direction"] in ("row", "column") and 0 < node["splitPercentage"] < 100
-    return _panels(node["first"]) + _panels(node["second"])
-
-
-def _resolve(doc: dict, path: str) -> object:
-    for part in path.split("."):
-        doc = doc[part]
-    return doc
-
-
-def _layout() -> dict:
-    from ros_detect.paths import config_dir
-
-    return json.loads((config_dir() / "foxglove_layout.json").read_text())
-
-
-# Schema names the Image panel takes for its image topic and for its annotation topics (suite-base/src/panels/
-# ThreeDeeRender/foxglove.ts: COMPRESSED_IMAGE_DATATYPES, IMAGE_ANNOTATIONS_DATATYPES).
-IMAGE_SCHEMAS = {"foxglove.CompressedImage", "foxglove.RawImage"}
-ANNOTATION_SCHEMAS = {"foxglove.ImageAnnotations"}
-
-
-def _layout_uses(layout: dict) -> list[tuple[str, str, str]]:
-    """(panel id, what it needs, topic or message path) for every topic and path the layout's panels use.
-
-    Unknown panel kinds fail here, so a new panel cannot slip past the checks below.
-    """
-    uses: list[tuple[str, str, str]] = []
-    for pid in _panels(layout["layout"]):
-        cfg, kind = layout["configById"][pid], pid.split("!")[0]
-        if kind == "Image":
-            uses.append((pid, "image", cfg["imageMode"]["imageTopic"]))
-            uses += [(pid, "annotations", t) for t in cfg["imageMode"].get("annotations", {})]
-        elif kind == "RawMessages":
-            uses.append((pid, "path", cfg["topicPath"]))
-        elif kind == "Plot":
-            uses += [(pid, "number", p["value"]) for p in cfg["paths"]]
-        elif kind == "Indicator":
-            uses.append((pid, "value", cfg["path"]))
-        else:
-            raise AssertionError(f"layout panel {pid}: teach _layout_uses what {kind} panels read")
-    return uses
-
-
 @pytest.mark.unit
 def test_layout_points_at_the_bridge_channels() -> None:
-    from ros_detect.foxglove.channels import (
+    from ros_detect.foxglove.topics import (
         ANNOTATIONS_TOPIC,
         BRIDGE_STATS_TOPIC,
         IMAGE_TOPIC,
         MAIN_PERSON_TOPIC,
     )
 
-    layout = _layout()
+    layout = shipped_layout()
     assert set(layout) >= {"configById", "layout", "globalVariables", "userNodes", "playbackConfig"}
-    ids = _panels(layout["layout"])
+    ids = panel_ids(layout["layout"])
     assert sorted(ids) == sorted(layout["configById"])  # every panel placed has a config and vice versa
     kinds = {i.split("!")[0]: layout["configById"][i] for i in ids}
     image = kinds["Image"]["imageMode"]
@@ -495,7 +469,7 @@ def test_layout_points_at_the_bridge_channels() -> None:
     for path in plotted:
         topic, _, field = path.partition(".")
         assert topic == BRIDGE_STATS_TOPIC
-        assert isinstance(_resolve(stats, field), (int, float)), path
+        assert isinstance(resolve(stats, field), (int, float)), path
     assert {"fps", "latency_ms.capture_to_main_person.p50"} <= {p.partition(".")[2] for p in plotted}
 
 
@@ -604,18 +578,7 @@ def test_lichtblick_can_use_every_advertised_channel_and_every_layout_path(graph
     assert alerts == {}, "\n".join(alerts.values())
     assert sorted(channels) == sorted(ALL_TOPICS)
 
-    for pid, need, path in _layout_uses(_layout()):
-        target = resolve_path(channels, path)
-        if need == "image":
-            assert target in IMAGE_SCHEMAS, f"{pid}: {path} is {target}, not an image the Image panel shows"
-        elif need == "annotations":
-            assert target in ANNOTATION_SCHEMAS, f"{pid}: {path} is {target}, not image annotations"
-        elif need == "number":
-            assert isinstance(target, Field) and target.type in PLOTTABLE and not target.is_array, f"{pid}: {path}"
-        elif need == "value":
-            assert isinstance(target, Field) and not target.is_complex, f"{pid}: {path} is not a single value"
-        else:
-            assert isinstance(target, (str, Field)), f"{pid}: {path}"
+    assert_layout_resolves(channels, shipped_layout())
 
 
 def test_page_server_busy_port_is_a_clear_error() -> None:

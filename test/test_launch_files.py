@@ -63,6 +63,20 @@ def test_launch_files_start_the_planned_nodes(mode: str) -> None:
             assert name in plan.NODES
 
 
+@pytest.mark.unit
+def test_launch_files_start_one_part_of_a_graph_split_over_hosts() -> None:
+    """`nodes:=` / `without:=`: the camera host starts its source, the other host the rest; the source still
+    waits for the image consumers the other host runs."""
+    camera_host = launch("video", nodes="video_source")
+    assert list(camera_host.nodes) == ["video_source"]
+    assert _overrides(camera_host, "video_source")["min_image_subscribers"] == 2
+    assert list(launch("webcam", without="camera_source,foxglove_bridge").nodes) == [
+        "detector",
+        "main_person",
+        "mqtt_bridge",
+    ]
+
+
 # -- launch arguments reach the nodes with the declared type ------------------------------------------------
 
 

@@ -167,3 +167,31 @@ def test_plan_graph_skips_a_missing_bridge_with_a_warning(
     names = [n.name for n in spec.nodes]
     assert "mqtt_bridge" not in names and "foxglove_bridge" in names
     assert spec.skipped and "mqtt_bridge" in caplog.text and "not installed" in caplog.text
+
+
+def test_plan_graph_splits_the_graph_between_hosts() -> None:
+    """`--nodes`/`--without`: each host starts its part of one graph and still plans for the whole of it."""
+    camera_host = graph.plan_graph("video", only=graph.split_names(["video_source"]))
+    assert [n.name for n in camera_host.here] == ["video_source"]
+    assert camera_host.elsewhere == ["detector", "main_person", "foxglove_bridge"]
+    # the source waits for its image consumers wherever they run: the detector and the web view
+    assert camera_host.source.params["min_image_subscribers"] == 2
+    detector_host = graph.plan_graph("webcam", without=graph.split_names("camera_source"))
+    assert [n.name for n in detector_host.here] == ["detector", "main_person", "mqtt_bridge", "foxglove_bridge"]
+    assert detector_host.source.name == "camera_source" and detector_host.elsewhere == ["camera_source"]
+    assert graph.split_names(["detector, main_person", "mqtt_bridge"]) == ["detector", "main_person", "mqtt_bridge"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "only", "without", "match"),
+    [
+        ("video", ["camera_source"], [], "not part of this video graph"),
+        ("video", ["mqtt_bridge"], [], r"switch it on \(--mqtt"),
+        ("webcam", ["detector"], ["camera_source"], "give --nodes or --without"),
+        ("webcam", [], ["camera_source", "detector", "main_person", "mqtt_bridge", "foxglove_bridge"], "no node left"),
+    ],
+)
+def test_plan_graph_refuses_a_split_that_cannot_run(mode: str, only: list[str], without: list[str], match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as err:
+        graph.plan_graph(mode, only=only, without=without)
+    assert err.value.fix

@@ -22,6 +22,7 @@ from helpers.foxglove_client import FoxgloveTestClient
 from helpers.foxglove_graph import REPO, BridgeGraph, free_port, ros_env, wait_port
 
 from ros_detect import schema
+from ros_detect.bench.fake_feed import source_frame_id
 from ros_detect.detection.weights import RANDOM_INIT_LABEL
 
 DRIVER = REPO / "web" / "test" / "view.mjs"
@@ -45,10 +46,13 @@ def _require_browser_tools() -> str:
     return node
 
 
-def open_page(url: str, screenshot: Path, min_frames: int = 5, require_main: bool = True) -> dict:
+def open_page(
+    url: str, screenshot: Path, min_frames: int = 5, require_main: bool = True, sources: list[str] | None = None
+) -> dict:
     node = _require_browser_tools()
     proc = subprocess.run(
-        [node, str(DRIVER), url, str(screenshot), str(min_frames), "40000", "1" if require_main else "0"],
+        [node, str(DRIVER), url, str(screenshot), str(min_frames), "40000", "1" if require_main else "0"]
+        + ([",".join(sources)] if sources else []),
         capture_output=True,
         text=True,
         timeout=90,
@@ -101,15 +105,7 @@ def test_page_draws_the_main_person_box_on_its_frame(graph: BridgeGraph, tmp_pat
     # The screenshot itself (what a user sees): green outline where the box is, scaled to the displayed canvas.
     image = cv2.imread(str(shot))
     assert image is not None
-    left, top, width, _height = result["canvas"]["screenRect"]
-    scale = width / result["canvas"]["width"]
-    x1, y1, x2, y2 = drawn["mainBox"]
-    ys = slice(int(top + (y1 + 30) * scale), int(top + (y2 - 10) * scale))
-    column = image[ys, int(left + x1 * scale) - 3 : int(left + x1 * scale) + 4]
-    green = (column[..., 1] > 200) & (column[..., 0] < 90) & (column[..., 2] < 90)
-    assert green.any(axis=1).mean() > 0.95, "no green left edge of the main box in the screenshot"
-    centre = image[int(top + (y1 + y2) / 2 * scale), int(left + (x1 + x2) / 2 * scale)].astype(int)
-    assert np.abs(centre - PERSON_BGR).max() < 25
+    _assert_box_in_screenshot(image, result)
 
     # Latency: the page drew a frame well within a second of its capture.
     assert 0 <= state["displayLatencyMs"] < 1000
@@ -117,6 +113,34 @@ def test_page_draws_the_main_person_box_on_its_frame(graph: BridgeGraph, tmp_pat
 
     # The fake results say random-init weights: a red banner says so above the picture.
     _assert_untrained_banner(result, image)
+
+
+def _assert_box_in_screenshot(image: np.ndarray, view: dict) -> None:
+    """The main box of a view, green on its left edge, the person inside, where the view's canvas is on screen."""
+    left, top, width, _height = view["canvas"]["screenRect"]
+    scale = width / view["canvas"]["width"]
+    x1, y1, x2, y2 = view["state"]["lastDrawn"]["mainBox"]
+    ys = slice(int(top + (y1 + 30) * scale), int(top + (y2 - 10) * scale))
+    column = image[ys, int(left + x1 * scale) - 3 : int(left + x1 * scale) + 4]
+    green = (column[..., 1] > 200) & (column[..., 0] < 90) & (column[..., 2] < 90)
+    assert green.any(axis=1).mean() > 0.95, "no green left edge of the main box in the screenshot"
+    centre = image[int(top + (y1 + y2) / 2 * scale), int(left + (x1 + x2) / 2 * scale)].astype(int)
+    assert np.abs(centre - PERSON_BGR).max() < 25
+
+
+def _assert_view_draws_its_source(view: dict, frame_id: str) -> None:
+    """The view drew this source's frames with their own results: its document, its box, its person."""
+    drawn = view["state"]["lastDrawn"]
+    assert view["visible"] and drawn["bare"] is False and view["state"]["framesDrawn"] >= 2
+    shown = json.loads(view["mainJson"])
+    schema.validate(shown)
+    assert shown["frame_id"] == frame_id and shown["seq"] == drawn["seq"]
+    assert str(schema.stamp_to_ns(shown["stamp"])) == drawn["stamp"] == view["canvas"]["dataStamp"]
+    assert drawn["mainBox"] == shown["box"] == person_box(shown["seq"]) and drawn["boxes"] == [CHAIR_BOX]
+    px = view["pixels"]
+    for edge in ("left", "right", "bottom"):
+        assert _green(px[edge]), f"{frame_id}: {edge} edge of the main box is not green: {px[edge]}"
+    assert _close(px["inside"], PERSON_BGR) and _close(px["outside"], BACKGROUND_BGR), px
 
 
 def _assert_untrained_banner(result: dict, image: np.ndarray) -> None:
@@ -135,6 +159,39 @@ def test_page_shows_no_banner_for_trained_weights(tmp_path: Path) -> None:
         result = open_page(g.page_url, tmp_path / "trained.png", min_frames=2)
     assert result["state"]["untrained"] is False and result["state"]["errors"] == []
     assert not result["banner"]["visible"] and result["weights"] == "weights: pretrained (COCO_V1)"
+
+
+def test_page_shows_every_source_side_by_side_and_switches_to_one(tmp_path: Path) -> None:
+    """A bridge with sources [cam1, cam2]: the page shows a tile per camera (image, main-person box, weights
+    banner of that camera's own results), then, picked in the selector, one camera large with its document."""
+    sources, trained = ["cam1", "cam2"], "pretrained (COCO_V1)"
+    weights = [RANDOM_INIT_LABEL, trained]  # only cam1's results are untrained: only its tile has the banner
+    with BridgeGraph(rate=10.0, duration=600, sources=sources, weights=weights, log_dir=tmp_path) as g:
+        result = open_page(g.page_url, tmp_path / "grid.png", min_frames=3, sources=sources)
+    assert result["consoleErrors"] == [] and result["topState"]["errors"] == []
+    assert result["status"] == f"connected to ws://127.0.0.1:{g.ws_port}"
+    assert result["topState"]["mode"] == "grid"
+
+    grid, image = result["grid"], cv2.imread(str(tmp_path / "grid.png"))
+    for name in sources:
+        _assert_view_draws_its_source(grid[name], source_frame_id(name))
+        _assert_box_in_screenshot(image, grid[name])
+        assert "fps" in grid[name]["stats"]
+    _assert_untrained_banner(grid["cam1"], image)
+    assert not grid["cam2"]["banner"]["visible"] and grid["cam2"]["weights"] == f"weights: {trained}"
+    cam1_rect, cam2_rect = grid["cam1"]["canvas"]["screenRect"], grid["cam2"]["canvas"]["screenRect"]
+    beside = cam1_rect[0] + cam1_rect[2] <= cam2_rect[0] and abs(cam1_rect[1] - cam2_rect[1]) < cam1_rect[3] / 2
+    assert beside, f"tiles not side by side: {cam1_rect}, {cam2_rect}"
+
+    # Selected: cam2 alone, twice as large, still drawing its own frames; cam1's tile is gone from the screen.
+    selected = result["selected"]
+    assert selected["name"] == "cam2" and result["topState"]["selected"] == "cam2"
+    views = selected["views"]
+    assert not views["cam1"]["visible"]
+    _assert_view_draws_its_source(views["cam2"], source_frame_id("cam2"))
+    assert views["cam2"]["state"]["framesDrawn"] >= grid["cam2"]["state"]["framesDrawn"] + 2
+    assert views["cam2"]["canvas"]["screenRect"][2] == pytest.approx(2 * cam2_rect[2], abs=2)
+    _assert_box_in_screenshot(cv2.imread(str(tmp_path / "grid-selected.png")), views["cam2"])
 
 
 def test_launched_graph_serves_foxglove_and_the_page_by_default(clip_path: Path, tmp_path: Path) -> None:

@@ -36,13 +36,17 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
 
 @dataclass
 class BridgeGraph:
-    """`with BridgeGraph(rate=10) as g:` -> g.ws_url, g.page_url; the fake pipeline stops by itself."""
+    """`with BridgeGraph(rate=10) as g:` -> g.ws_url, g.page_url; the fake pipeline stops by itself.
+
+    `sources=["cam1", "cam2"]`: the pipeline publishes under each namespace and the bridge serves them all.
+    """
 
     rate: float = 10.0
     duration: float = 60.0
     noise: bool = False
     synthetic: bool = False
-    weights: str | None = None  # weights label of the fake documents (default: random-init)
+    weights: str | list[str] | None = None  # weights label of the fake documents, or one per source (random-init)
+    sources: list[str] = field(default_factory=list)
     bridge_params: dict[str, object] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=isolated_ros_env)
     ws_port: int = field(default_factory=free_port)
@@ -66,6 +70,8 @@ class BridgeGraph:
 
     def start_bridge(self) -> subprocess.Popen:
         params = {"port": self.ws_port, "http_port": self.http_port, **self.bridge_params}
+        if self.sources:
+            params.setdefault("sources", f"[{','.join(self.sources)}]")
         args = [a for k, v in params.items() for a in ("-p", f"{k}:={v}")]
         bridge = self._spawn("bridge", [str(BIN / "foxglove_bridge"), "--ros-args", *args])
         # The page server starts after the WebSocket server: probing it avoids a failed-handshake log line.
@@ -76,7 +82,9 @@ class BridgeGraph:
         cmd = [sys.executable, "-m", "ros_detect.nodes.fake_pipeline", "--rate", str(self.rate)]
         cmd += ["--duration", str(self.duration)]
         flags = [f for f, on in (("--noise", self.noise), ("--synthetic", self.synthetic)) if on]
-        flags += ["--weights", self.weights] if self.weights is not None else []
+        if self.weights is not None:
+            flags += ["--weights", *([self.weights] if isinstance(self.weights, str) else self.weights)]
+        flags += ["--sources", *self.sources] if self.sources else []
         return self._spawn("pipeline", [*cmd, *flags])
 
     def __enter__(self) -> BridgeGraph:

@@ -22,6 +22,12 @@ BACKGROUND_BGR = (120, 40, 20)  # dark blue
 PERSON_BGR = (200, 200, 200)  # light grey
 CHAIR_BOX = [300.0, 150.0, 400.0, 230.0]
 FRAME_ID = "fake_cam"
+SOURCE_SEQ_OFFSET = 33  # several sources: source i starts at seq 33*i, so its person stands ~100 px further right
+
+
+def source_frame_id(source: str) -> str:
+    """The frame_id of a source's fake camera (FRAME_ID without sources)."""
+    return f"{FRAME_ID}_{source}" if source else FRAME_ID
 
 
 def person_box(seq: int) -> list[float]:
@@ -39,12 +45,12 @@ def render(seq: int, noise: bool = False) -> np.ndarray:
     return frame
 
 
-def docs(seq: int, stamp_ns: int, weights: str = RANDOM_INIT_LABEL) -> tuple[dict, dict]:
+def docs(seq: int, stamp_ns: int, weights: str = RANDOM_INIT_LABEL, frame_id: str = FRAME_ID) -> tuple[dict, dict]:
     box = person_box(seq)
     det = schema.detections_doc(
         seq=seq,
         stamp_ns=stamp_ns,
-        frame_id=FRAME_ID,
+        frame_id=frame_id,
         image_size=(W, H),
         model="fake",
         precision="fp32",
@@ -55,7 +61,7 @@ def docs(seq: int, stamp_ns: int, weights: str = RANDOM_INIT_LABEL) -> tuple[dic
     main = schema.main_person_doc(
         seq=seq,
         stamp=det["stamp"],
-        frame_id=FRAME_ID,
+        frame_id=frame_id,
         image_size=(W, H),
         weights=det["weights"],
         box=box,

@@ -6,9 +6,14 @@ faster, see README "ROS 2 graph") or all in this process on one MultiThreadedExe
 With -o OUTDIR it also writes the four files of `ros-detect video` from the graph's topics. `launch webcam URL1
 URL2` runs several cameras, each in its own namespace, on one detector (plan.py "several cameras").
 
+Failure policy (ros_detect/graph/plan.py `node_exit_outcome`): a pipeline node that fails stops the graph
+(exit 2); a sink (bridge) that fails ends alone, the pipeline runs on, and the launch exits 3 when it stops.
+DDS stays on this machine unless the user opts into a multi-host graph (ros_detect/graph/network.py).
+
 Order matters for complete results: the sinks start first and the source only once this launcher's
 subscriptions and every bridge are matched, so nothing published is missed; on a stop the nodes go in
 graph order (source, detector, main_person, bridges) and main_person answers every detection first.
+With --nodes/--without it starts only this host's part of a graph spread over hosts on DDS (docs/multi-host.md).
 """
 
 from __future__ import annotations
@@ -30,9 +35,20 @@ from typing import Any
 
 from ros_detect.commands.common import DETECTOR_OPTIONS, add_detector_arguments, param_overrides
 from ros_detect.detection.weights import RANDOM_INIT_LABEL
-from ros_detect.errors import ConfigError, InputError, RosDetectError
+from ros_detect.errors import ConfigError, InputError, RosDetectError, print_problem
+from ros_detect.graph.network import NETWORK_CHOICES, discovery_choice
 from ros_detect.graph.params import dump_param_file
-from ros_detect.graph.plan import MODES, GraphSpec, parse_inputs, plan_graph
+from ros_detect.graph.plan import (
+    IMAGE_CONSUMERS,
+    MODES,
+    SINK_FAILED_EXIT,
+    SINKS,
+    GraphSpec,
+    parse_inputs,
+    plan_graph,
+    sink_failure_problem,
+    split_names,
+)
 from ros_detect.media.sources import ASPECT_MODES, VideoSource, source_id
 
 log = logging.getLogger(__name__)
@@ -62,6 +78,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--namespace", default="", help="ROS namespace for every node (moves the whole graph)")
     parser.add_argument(
+        "--network",
+        choices=sorted(NETWORK_CHOICES),
+        help="DDS discovery: localhost (default unless ROS_AUTOMATIC_DISCOVERY_RANGE / ROS_STATIC_PEERS are set: "
+        "the graph stays on this machine) or subnet (a multi-host graph; docs/reliability-security.md)",
+    )
+    parser.add_argument(
         "--processes",
         choices=("one", "multi"),
         default="multi",
@@ -69,6 +91,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mqtt", action=argparse.BooleanOptionalAction, default=None, help="start mqtt_bridge")
     parser.add_argument("--foxglove", action=argparse.BooleanOptionalAction, default=None, help="start foxglove_bridge")
+    parser.add_argument(
+        "--nodes",
+        action="append",
+        metavar="NODE[,NODE]",
+        help="start only these nodes here (another host runs the rest)",
+    )
+    parser.add_argument(
+        "--without", action="append", metavar="NODE[,NODE]", help="start every node but these (another host runs them)"
+    )
     parser.add_argument(
         "-p", "--param", action="append", default=[], metavar="NODE.NAME=VALUE", help="override one parameter"
     )
@@ -114,20 +145,26 @@ def run(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         bridges={"mqtt": args.mqtt, "foxglove": args.foxglove},
         recorder_images=bool(args.output) and not args.no_video,
+        only=split_names(args.nodes),
+        without=split_names(args.without),
         sources=sources,
     )
     source = spec.source
-    if args.mode == "video" and not source.params.get("input"):
+    if args.mode == "video" and source.name not in spec.elsewhere and not source.params.get("input"):
         raise InputError("no input video", "pass one: ros-detect launch video INPUT (or -p video_source.input=...)")
     if args.mode == "video" and args.loop and not args.duration:
         log.info("--loop without --duration runs until Ctrl-C")
     for line in spec.skipped:
         print(f"warning: {line}", file=sys.stderr)
+    discovery = discovery_choice(os.environ, args.network or "")
+    os.environ.update(discovery.env)  # before rclpy.init here and before any node process starts
+    print(discovery.message)
     cameras = f"; {len(sources)} cameras, one detector: {[f'{s.name}={s.input}' for s in sources]}" if sources else ""
     print(
-        f"ros-detect launch {args.mode}{cameras}: nodes {[n.fqn.lstrip('/') for n in spec.nodes]} in "
+        f"ros-detect launch {args.mode}{cameras}: nodes {[n.fqn.lstrip('/') for n in spec.here]} in "
         f"{'one process' if args.processes == 'one' else 'one process per node'}"
         f"{' under /' + spec.namespace if spec.namespace else ''}; "
+        f"{f'{spec.elsewhere} on other hosts; ' if spec.elsewhere else ''}"
         f"parameters from {[str(f) for f in spec.config_files]}"
     )
     runner = GraphRunner(spec, args)
@@ -139,6 +176,7 @@ class GraphRunner:
         self.spec = spec
         self.args = args
         self.src = spec.source
+        self.src_here = self.src.name not in spec.elsewhere
         self.recorder = None
         self.meta: Any = None
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -150,6 +188,7 @@ class GraphRunner:
         self.outputs: Any = None
         # started nodes in graph order: (spec, node object in this process | node process)
         self.running: list[tuple[Any, Any]] = []
+        self.failed_sinks: list[str] = []  # sinks that failed while the pipeline ran on
 
     # -- outputs ------------------------------------------------------------------------------------
     def _make_recorder(self) -> Any:
@@ -158,7 +197,7 @@ class GraphRunner:
         from ros_detect.pipeline.recorder import GraphRecorder
 
         fps = 30.0
-        if self.spec.mode == "video":
+        if self.spec.mode == "video" and self.src_here:  # a source on another host: its file is not here
             p = self.src.params
             stop = p.get("stop_frame", -1)
             with VideoSource(
@@ -208,7 +247,7 @@ class GraphRunner:
             status=status,
             input=input_spec,
             input_kind="user",
-            frame_id=rec.frame_id or self.src.params.get("source_id") or source_id(input_spec),
+            frame_id=rec.frame_id or self.src.params.get("source_id") or source_id(input_spec, self.spec.namespace),
             source=self.meta,
             aspect=self.src.params.get("aspect", "pad"),
             processed=processed,
@@ -226,8 +265,10 @@ class GraphRunner:
                     "mode": self.spec.mode,
                     "processes": self.args.processes,
                     "namespace": self.spec.namespace,
-                    "nodes": [n.name for n in self.spec.nodes],
+                    "nodes": [n.name for n in self.spec.here],
+                    "elsewhere": self.spec.elsewhere,  # nodes of this graph on other hosts
                     "skipped": self.spec.skipped,
+                    "failed_sinks": self.failed_sinks,
                     "frames_published": published,
                     "images_received": rec.images_received,
                     "detections_messages": rec.detections_received,
@@ -267,11 +308,12 @@ class GraphRunner:
             # several cameras: it follows the first camera's results (the others' bridges match by name)
             self.outputs = OutputsNode(self.recorder, reliability, namespace=self.src.namespace, context=ctx)
             executor.add_node(self.outputs)
-            sources = [n for n in self.spec.nodes if n.name == self.src.name]
-            for spec in self.spec.nodes:  # sinks first: the sources start once they are all listening
+            sources = [n for n in self.spec.here if n.name == self.src.name]  # one per camera
+            for spec in self.spec.here:  # sinks first: the sources start once they are all listening
                 if spec not in sources:
                     self._start(spec)
             self._wait_until_listening(stop)
+            self._without_failed_sinks()
             for spec in sources:
                 self._start(spec)
             deadline = time.monotonic() + self.args.duration if self.args.duration > 0 else None
@@ -311,6 +353,9 @@ class GraphRunner:
             self._report(summary)
         if failure is not None:
             raise failure
+        if self.failed_sinks:
+            print_problem(*sink_failure_problem(self.failed_sinks))
+            return SINK_FAILED_EXIT
         return 130 if self.stop_reason == "interrupted" else 0
 
     def _in_process(self) -> bool:
@@ -321,7 +366,18 @@ class GraphRunner:
 
     def _start(self, spec: Any) -> None:
         if self._in_process():
-            node = self._construct(spec)
+            try:
+                node = self._construct(spec)
+            except RosDetectError as exc:
+                if spec.name not in SINKS:
+                    raise
+                print_problem(exc.problem, exc.fix)  # what the node process would print before exiting 2
+                self._sink_failed(
+                    spec.name,
+                    f"sink {spec.name} could not start: the detection pipeline keeps running without it, and the "
+                    "launch will end with a non-zero exit status",
+                )
+                return
             self.executor.add_node(node)
             self.running.append((spec, node))
         else:
@@ -331,7 +387,9 @@ class GraphRunner:
         from rclpy.parameter import Parameter
 
         cls = getattr(importlib.import_module(spec.module), spec.class_name)
-        overrides = [Parameter(k, value=v) for k, v in spec.params.items()]
+        # rclpy re-types an empty list override as a byte array, which a string-array parameter refuses: an
+        # empty list is left to the node's declared default (empty: list parameters default to [] in config/)
+        overrides = [Parameter(k, value=v) for k, v in spec.params.items() if v != []]
         return cls(namespace=spec.namespace or None, parameter_overrides=overrides, context=self.ctx)
 
     def _spawn(self, spec: Any) -> subprocess.Popen:
@@ -342,6 +400,8 @@ class GraphRunner:
             self.params_file = dump_param_file(tmp / "params.yaml", {key(n): n.params for n in self.spec.nodes})
         cmd = [sys.executable, "-c", f"import sys; from {spec.module} import main; sys.exit(main())"]
         cmd += ["--ros-args", "--params-file", str(self.params_file)]
+        if spec is self.src and "min_image_subscribers" in spec.params:  # may have changed after the file was written
+            cmd += ["-p", f"min_image_subscribers:={spec.params['min_image_subscribers']}"]
         if spec.namespace:
             cmd += ["-r", f"__ns:=/{spec.namespace}"]
         # its own process group: a Ctrl-C in the terminal reaches this launcher only, which stops the
@@ -350,9 +410,14 @@ class GraphRunner:
         return subprocess.Popen(cmd, env=os.environ.copy(), **group)
 
     def _check_exits(self) -> bool:
-        """True when the graph is done (the video source finished); a node's failure raises ConfigError."""
+        """True when the graph is done (the video source finished, here or on another host: its final stats
+        say so); a node's failure raises ConfigError."""
         from ros_detect.graph.plan import node_exit_outcome
         from ros_detect.nodes.common import raise_if_failed
+
+        if not self.src_here and self.spec.mode == "video":
+            if (self.outputs.source_stats() or {}).get("state") == "finished":
+                return True
 
         for spec, node in self.running:
             if self._in_process():
@@ -368,7 +433,21 @@ class GraphRunner:
                 return True
             if outcome.action == "fail":
                 raise ConfigError(outcome.message, "see its error above")
+            if outcome.action == "sink_failed":
+                self._sink_failed(spec.name, outcome.message)
         return False
+
+    def _without_failed_sinks(self) -> None:
+        """The video source waits for its image consumers: not for a sink that failed before it started."""
+        lost = sum(name in IMAGE_CONSUMERS for name in self.failed_sinks)
+        if lost and "min_image_subscribers" in self.src.params:
+            self.src.params["min_image_subscribers"] = max(0, self.src.params["min_image_subscribers"] - lost)
+
+    def _sink_failed(self, name: str, message: str) -> None:
+        """A sink is gone: say so once, loudly; the pipeline runs on (the exit status reports it at the end)."""
+        if name not in self.failed_sinks:
+            self.failed_sinks.append(name)
+            print(f"error: {message}", file=sys.stderr, flush=True)
 
     def _wait_until_listening(self, stop: Any) -> None:
         """Spin until this launcher's result subscriptions are matched and every bridge listens to the results:
@@ -376,12 +455,13 @@ class GraphRunner:
         limit = float(self.src.params.get("wait_for_graph_s", GRAPH_UP_TIMEOUT_S))
         t0 = time.monotonic()
         last_report = t0
-        bridges = [spec.name for spec in self.spec.nodes if spec.name.endswith("_bridge")]
+        sinks = [spec.name for spec in self.spec.nodes if spec.name in SINKS]
         while not stop.is_set():
             self.executor.spin_once(timeout_sec=0.05)
             self._check_exits()
             subscribed = self.outputs.subscribers_of("main_person")
-            missing = self.outputs.unmatched_results() + [b for b in bridges if b not in subscribed]
+            waiting = [b for b in sinks if b not in subscribed and b not in self.failed_sinks]
+            missing = self.outputs.unmatched_results() + waiting
             if not missing:
                 return
             waited = time.monotonic() - t0

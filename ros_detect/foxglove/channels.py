@@ -19,15 +19,8 @@ from foxglove.channels import CompressedImageChannel, ImageAnnotationsChannel
 from ros_detect import schema
 from ros_detect.detection.weights import RANDOM_INIT_LABEL, UNTRAINED_BANNER
 from ros_detect.errors import ConfigError
+from ros_detect.foxglove.topics import SourceTopics
 from ros_detect.foxglove.viewer_schema import viewer_schema
-
-# Foxglove topic names (absolute: they name WebSocket channels, not ROS topics).
-IMAGE_TOPIC = "/image"
-ANNOTATIONS_TOPIC = "/annotations"
-DETECTIONS_TOPIC = "/detections"
-MAIN_PERSON_TOPIC = "/main_person"
-STATS_TOPIC = "/stats"  # every node's ros_detect/stats@1 heartbeat, forwarded unchanged
-BRIDGE_STATS_TOPIC = "/bridge_stats"  # the bridge's own view of the pipeline: what the Plot panel graphs
 
 MAIN_COLOR = (0.0, 1.0, 0.0, 1.0)  # main person: pure green, thick (the page and tests look for it)
 OTHER_COLOR = (1.0, 0.6, 0.0, 1.0)  # every other detection: orange, thin
@@ -161,7 +154,7 @@ def json_channel_schema(schema_id: str) -> dict[str, Any]:
 
 @dataclass
 class Channels:
-    """The bridge's Foxglove channels, all in one SDK context (one server per bridge)."""
+    """One source's Foxglove channels; every source's channels share one SDK context (one server per bridge)."""
 
     context: foxglove.Context
     image: CompressedImageChannel
@@ -172,21 +165,22 @@ class Channels:
     bridge_stats: foxglove.Channel
 
     @classmethod
-    def create(cls, context: foxglove.Context | None = None) -> Channels:
+    def create(cls, context: foxglove.Context | None = None, topics: SourceTopics | None = None) -> Channels:
         ctx = context or foxglove.Context()
+        t = topics or SourceTopics()
         stats_schema = json_channel_schema(schema.STATS_SCHEMA)
         return cls(
             context=ctx,
-            image=CompressedImageChannel(IMAGE_TOPIC, context=ctx),
-            annotations=ImageAnnotationsChannel(ANNOTATIONS_TOPIC, context=ctx),
+            image=CompressedImageChannel(t.image, context=ctx),
+            annotations=ImageAnnotationsChannel(t.annotations, context=ctx),
             detections=foxglove.Channel(
-                DETECTIONS_TOPIC, schema=json_channel_schema(schema.DETECTIONS_SCHEMA), context=ctx
+                t.detections, schema=json_channel_schema(schema.DETECTIONS_SCHEMA), context=ctx
             ),
             main_person=foxglove.Channel(
-                MAIN_PERSON_TOPIC, schema=json_channel_schema(schema.MAIN_PERSON_SCHEMA), context=ctx
+                t.main_person, schema=json_channel_schema(schema.MAIN_PERSON_SCHEMA), context=ctx
             ),
-            stats=foxglove.Channel(STATS_TOPIC, schema=stats_schema, context=ctx),
-            bridge_stats=foxglove.Channel(BRIDGE_STATS_TOPIC, schema=stats_schema, context=ctx),
+            stats=foxglove.Channel(t.stats, schema=stats_schema, context=ctx),
+            bridge_stats=foxglove.Channel(t.bridge_stats, schema=stats_schema, context=ctx),
         )
 
     def close(self) -> None:

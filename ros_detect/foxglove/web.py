@@ -6,6 +6,7 @@ Only the shipped files are served (no directory listing, no path traversal).
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import threading
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ros_detect.errors import ConfigError
+from ros_detect.foxglove.ports import PortInUseError, start_on_free_port
 from ros_detect.paths import PACKAGE_DIR
 
 log = logging.getLogger(__name__)
@@ -47,22 +49,29 @@ def _handler(files: dict[str, Path], config: bytes) -> type[BaseHTTPRequestHandl
 
 
 class WebPageServer:
-    """Serves the page on `host:port` (0 = any free port) from a daemon thread."""
+    """Serves the page on `host:port` (0 = any free port; `fallback`: the next free one if taken) from a daemon
+    thread; `asked_port` is the configured port when another one serves."""
 
-    def __init__(self, host: str, port: int, ws_port: int, web_dir: Path = WEB_DIR) -> None:
+    def __init__(self, host: str, port: int, ws_port: int, web_dir: Path = WEB_DIR, fallback: bool = False) -> None:
         index = web_dir / "index.html"
         if not index.is_file():
             raise ConfigError(f"web page not found at {index}", "reinstall ros_detect (package data web/*)")
         files = {"/" + p.name: p for p in web_dir.iterdir() if p.is_file()}
         files["/"] = index
         config = json.dumps({"ws_port": int(ws_port)}).encode()
-        try:
-            self.httpd = ThreadingHTTPServer((host, int(port)), _handler(files, config))
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot serve the web page on {host}:{port}: {exc.strerror}",
-                "pick another port (e.g. `-p foxglove_bridge.http_port=8776`; 0 = any free port, -1 = no page)",
-            ) from None
+        handler = _handler(files, config)
+
+        def serve(on_port: int) -> ThreadingHTTPServer:
+            try:
+                return ThreadingHTTPServer((host, on_port), handler)
+            except OSError as exc:
+                error = PortInUseError if exc.errno == errno.EADDRINUSE else ConfigError
+                raise error(
+                    f"cannot serve the web page on {host}:{on_port}: {exc.strerror}",
+                    "pick another port (e.g. `-p foxglove_bridge.http_port=8776`; 0 = any free port, -1 = no page)",
+                ) from None
+
+        self.httpd, self.asked_port = start_on_free_port(serve, int(port), fallback, "web page")
         self.httpd.daemon_threads = True
         self.host = host
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="fox-http", daemon=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ros_detect.errors import ConfigError, article
+from ros_detect.graph.network import discovery_choice
 from ros_detect.graph.params import fully_qualified, load_param_file, params_for
 from ros_detect.paths import config_dir
 
@@ -37,6 +38,9 @@ NODES: dict[str, tuple[str, str]] = {
     "foxglove_bridge": ("ros_detect.nodes.foxglove_bridge", "FoxgloveBridgeNode"),
 }
 BRIDGES = {"mqtt": "mqtt_bridge", "foxglove": "foxglove_bridge"}
+# Sinks fail alone: the detection pipeline (source, detector, main_person) runs on without them
+SINKS = frozenset(BRIDGES.values())
+SINK_FAILED_EXIT = 3  # `ros-detect launch`: the graph ran, but a sink failed (2 = the graph failed)
 COMMON_CONFIG = "common.yaml"
 # subscribers of `image` that must be matched before video_source publishes its first frame
 IMAGE_CONSUMERS = ("detector", "foxglove_bridge")
@@ -174,6 +178,15 @@ def launch_arguments(mode: str) -> list[LaunchArgument]:
             )
         )
     args.append(LaunchArgument("namespace", "namespace of the whole graph"))
+    args += [
+        LaunchArgument(
+            "network",
+            "DDS discovery: localhost (keep the graph on this machine) | subnet (a multi-host graph); unset: "
+            "localhost unless ROS_AUTOMATIC_DISCOVERY_RANGE / ROS_STATIC_PEERS are set in the environment",
+        ),
+        LaunchArgument("nodes", "start only these nodes here, comma-separated (the rest run on another host)"),
+        LaunchArgument("without", "start every node but these, comma-separated (they run on another host)"),
+    ]
     for bridge, on in m.bridges.items():
         args.append(LaunchArgument(bridge, f"start {BRIDGES[bridge]} (true/false)", default=str(on).lower()))
     return args
@@ -195,10 +208,11 @@ class LaunchPlan:
 
     mode: str
     namespace: str
-    nodes: list[str]
+    nodes: list[str]  # started by this launch (the whole graph unless nodes:= / without:= is given)
     config_files: list[Path]
     given: dict[str, dict[str, LaunchArgument]]  # node -> {parameter: the argument that sets it}
     computed: dict[str, dict[str, Any]]  # node -> {parameter: value} the plan sets (not user-facing)
+    network: str = ""  # the `network` argument ('' = not given: ros_detect/graph/network.py decides)
     sources: list[Source] = field(default_factory=list)  # several cameras (inputs:=); [] = one graph as ever
 
     def placed(self) -> list[tuple[str, str, dict[str, Any]]]:
@@ -219,6 +233,7 @@ def plan_launch(mode: str, values: dict[str, str]) -> LaunchPlan:
         files.append(Path(user))
     bridges = {b: parse_bool(b, values.get(b, str(on).lower())) for b, on in MODES[mode].bridges.items()}
     nodes = graph_nodes(mode, bridges)
+    here = nodes_here(mode, nodes, split_names(values.get("nodes", "")), split_names(values.get("without", "")))
     given: dict[str, dict[str, LaunchArgument]] = {}
     for arg in args:
         if arg.node and values.get(arg.name, "") != "":
@@ -229,7 +244,9 @@ def plan_launch(mode: str, values: dict[str, str]) -> LaunchPlan:
     if len(sources) < 2:  # one camera in the list: the graph of one camera, as with input:=
         sources = []
     namespace = values.get("namespace", "").strip("/")
-    return LaunchPlan(mode, namespace, nodes, files, given, computed_parameters(nodes), sources)
+    network = values.get("network", "").strip()
+    discovery_choice({}, network)  # an unknown choice is an error now
+    return LaunchPlan(mode, namespace, here, files, given, computed_parameters(nodes), network, sources)
 
 
 def graph_nodes(mode: str, bridges: dict[str, bool | None] | None = None) -> list[str]:
@@ -241,6 +258,28 @@ def graph_nodes(mode: str, bridges: dict[str, bool | None] | None = None) -> lis
         if default_on if wanted is None else wanted:
             names.append(BRIDGES[bridge])
     return names
+
+
+def split_names(text: str | list[str] | None) -> list[str]:
+    """`a,b` or ['a', 'b,c'] (an option given several times) -> ['a', 'b', 'c']."""
+    parts = [text] if isinstance(text, str) else text or []
+    return [name.strip() for part in parts for name in part.split(",") if name.strip()]
+
+
+def nodes_here(mode: str, graph: list[str], only: list[str], without: list[str]) -> list[str]:
+    """The part of the graph this host starts: `only` these nodes, or all `without` those (one graph spread
+    over hosts on DDS; every host names the same graph, so each knows what the others run)."""
+    if only and without:
+        raise ConfigError("both nodes to start and nodes to leave out were given", "give --nodes or --without")
+    for name in only + without:
+        if name not in graph:
+            on = next((b for b, node in BRIDGES.items() if node == name), None)
+            fix = f"switch it on (--{on} / {on}:=true) or leave it out" if on else "use one of them"
+            raise ConfigError(f"node {name!r} is not part of this {mode} graph: {', '.join(graph)}", fix)
+    here = [n for n in graph if n in only] if only else [n for n in graph if n not in without]
+    if not here:
+        raise ConfigError("no node left to start on this host", "leave at least one node out of --without")
+    return here
 
 
 def computed_parameters(nodes: list[str], recorder_images: bool = False) -> dict[str, dict[str, Any]]:
@@ -324,7 +363,9 @@ def source_parameters(node: str, namespace: str, sources: list[Source]) -> dict[
 
 @dataclass(frozen=True)
 class ExitOutcome:
-    action: str  # ignore | finish (the graph is done: stop it, success) | fail (stop it, non-zero exit)
+    # ignore | finish (the graph is done: stop it, success) | fail (stop it, non-zero exit) |
+    # sink_failed (that sink is gone, the pipeline runs on; the launch ends non-zero when it stops)
+    action: str
     message: str = ""
 
 
@@ -333,8 +374,10 @@ def node_exit_outcome(mode: str, node: str, returncode: int | None, stopping: bo
 
     A node exits 0 only when it is done (the video source: every frame processed) or was asked to stop
     (Ctrl-C reaches every node of a terminal's `ros2 launch` before the launch itself shuts down): the graph
-    shuts down with success. Any other exit (a bad parameter, a crash, a kill) ends the graph with an error:
-    the other nodes would otherwise keep running without it. Exits while stopping are expected.
+    shuts down with success. Any other exit of a pipeline node (source, detector, main_person: a bad parameter,
+    a crash, a kill) ends the graph with an error: the other nodes would otherwise keep running without it.
+    A sink (a bridge) that fails ends alone: the pipeline and the other sink keep running, and the launch
+    reports the failure in its exit status when it stops. Exits while stopping are expected.
     """
     if stopping:
         return ExitOutcome("ignore")
@@ -346,7 +389,22 @@ def node_exit_outcome(mode: str, node: str, returncode: int | None, stopping: bo
         why = f"was killed by signal {-returncode}"
     else:
         why = f"failed with exit code {returncode}"
+    if node in SINKS:
+        return ExitOutcome(
+            "sink_failed",
+            f"sink {node} {why}: the detection pipeline keeps running without it, and the launch will end "
+            "with a non-zero exit status",
+        )
     return ExitOutcome("fail", f"node {node} {why}")
+
+
+def sink_failure_problem(failed: list[str]) -> tuple[str, str]:
+    """The launch's closing error (problem, fix) when sinks failed while the pipeline ran on."""
+    return (
+        f"sink(s) {', '.join(failed)} failed while the graph ran (the detection pipeline kept running)",
+        "see the sink's own error above: free or change its port, fix the broker address or TLS files, or start "
+        "without it (--no-mqtt / --no-foxglove, launch arguments mqtt:=false / foxglove:=false)",
+    )
 
 
 # -- the in-process launcher's view ------------------------------------------------------------------------
@@ -369,10 +427,16 @@ class NodeSpec:
 class GraphSpec:
     mode: str
     namespace: str
-    nodes: list[NodeSpec]
+    nodes: list[NodeSpec]  # the whole graph, in graph order
     config_files: list[Path]
     skipped: list[str] = field(default_factory=list)  # bridges asked for but not installed
+    elsewhere: list[str] = field(default_factory=list)  # nodes of the graph another host runs (--nodes/--without)
     sources: list[Source] = field(default_factory=list)  # several cameras; [] = one
+
+    @property
+    def here(self) -> list[NodeSpec]:
+        """The nodes this launcher starts."""
+        return [n for n in self.nodes if n.name not in self.elsewhere]
 
     def node(self, name: str) -> NodeSpec | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -397,11 +461,14 @@ def plan_graph(
     namespace: str = "",
     bridges: dict[str, bool | None] | None = None,
     recorder_images: bool = False,
+    only: list[str] | None = None,
+    without: list[str] | None = None,
     sources: list[Source] | None = None,
 ) -> GraphSpec:
     """Nodes of `mode` with their merged parameters: every node's deployed defaults, the shipped files, the
     user's files (`config_files`, later wins), then overrides {node name or '' (all nodes): {param: value}}.
-    With two or more `sources` (webcam): per-source nodes in each source's namespace, one shared detector."""
+    `only` / `without` pick the part of the graph started here (`nodes_here`). With two or more `sources`
+    (webcam): per-source nodes in each source's namespace, one shared detector."""
     if mode not in MODES:
         raise ConfigError(f"unknown launch mode {mode!r}", f"choose one of: {', '.join(MODES)}")
     files = shipped_config_files(mode) + [Path(f) for f in config_files or []]
@@ -410,8 +477,10 @@ def plan_graph(
     check_override_nodes(overrides)
     names: list[str] = []
     skipped: list[str] = []
-    for name in graph_nodes(mode, bridges):
-        if name in BRIDGES.values() and not module_available(NODES[name][0]):
+    full = graph_nodes(mode, bridges)
+    elsewhere = [n for n in full if n not in nodes_here(mode, full, only or [], without or [])]
+    for name in full:
+        if name in BRIDGES.values() and name not in elsewhere and not module_available(NODES[name][0]):
             msg = f"{name} requested but {NODES[name][0]} is not installed: starting without it"
             log.warning(msg)
             skipped.append(msg)
@@ -427,10 +496,10 @@ def plan_graph(
     nodes = []
     for name, sub in place_nodes(names, sources):
         module, cls = NODES[name]
-        full = "/".join(p for p in (namespace, sub) if p)
+        node_ns = "/".join(p for p in (namespace, sub) if p)
         plan_set = {**computed.get(name, {}), **source_parameters(name, sub, sources)}
-        nodes.append(NodeSpec(name, module, cls, node_params(loaded, name, full, overrides, plan_set), full))
-    return GraphSpec(mode, namespace, nodes, files, skipped, sources if len(sources) > 1 else [])
+        nodes.append(NodeSpec(name, module, cls, node_params(loaded, name, node_ns, overrides, plan_set), node_ns))
+    return GraphSpec(mode, namespace, nodes, files, skipped, elsewhere, sources if len(sources) > 1 else [])
 
 
 def check_override_nodes(overrides: dict[str, dict[str, Any]]) -> None:

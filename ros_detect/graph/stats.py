@@ -17,7 +17,7 @@ from ros_detect.percentiles import percentiles
 from ros_detect.schema import STATS_SCHEMA, stamp_from_ns
 
 __all__ = ["STATS_SCHEMA", "LossLog", "StatsWindow"]
-STATES = ("starting", "running", "reconnecting", "finished")
+STATES = ("starting", "running", "reconnecting", "finished", "failed")  # failed: a sink that could not start
 
 
 @dataclass

@@ -74,13 +74,21 @@ def parse_camera(spec: str) -> int | str | None:
     return None
 
 
-def source_id(spec: str) -> str:
-    """A short, topic-safe id for a source (used as frame_id and MQTT topic level)."""
+def source_id(spec: str, namespace: str = "") -> str:
+    """A short, topic-safe id for a source (used as frame_id and MQTT topic level): the graph's ROS namespace
+    when it has one (cameras in /cam1 and /cam2 never share MQTT topics, even on the same input kind), else
+    derived from the input."""
+    if namespace.strip("/"):
+        return _topic_safe(namespace.strip("/"))
     camera = parse_camera(spec)
     if camera is not None:
         return f"camera{camera}" if isinstance(camera, int) else Path(camera).name
     base = Path(spec.split("?")[0].rstrip("/")).stem if not is_stream_url(spec) else spec.split("://", 1)[1]
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in base).strip("_")
+    return _topic_safe(base)
+
+
+def _topic_safe(text: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in text).strip("_")
     return safe[:64] or "source"
 
 

@@ -21,14 +21,14 @@ from std_msgs.msg import String
 from ros_detect.graph.flow import frame_info_doc
 from ros_detect.graph.plan import with_deployed_defaults
 from ros_detect.media.camera import CameraConfig, ReconnectingCamera
-from ros_detect.media.sources import ASPECT_MODES
+from ros_detect.media.sources import ASPECT_MODES, source_id
 from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, latest_wins, log_parameters, reliable, string_msg
 from ros_detect.nodes.image import bgr_to_image
 
 NAME = "camera_source"
 PARAMS = {
     "input": ("0", "camera index, /dev/videoN, or stream URL (http://, rtsp://, ...)"),
-    "source_id": ("", "frame_id and MQTT topic level; empty = derived from the input"),
+    "source_id": ("", "frame_id and MQTT topic level; empty = the namespace (cam1), else derived from the input"),
     "aspect": ("pad", f"fit to 427x240: {' | '.join(ASPECT_MODES)}"),
     "max_fps": (0.0, "publish at most this many frames per second (0 = as the camera delivers)"),
     "open_timeout_s": (5.0, "give up opening / reading after this long, then reconnect"),
@@ -50,7 +50,10 @@ class CameraSourceNode(NodeScaffold, Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(kwargs.pop("node_name", NAME), **kwargs)
         p = self.setup_parameters()
-        self.camera = ReconnectingCamera(self._config(p), self.get_logger())
+        config = self._config(p)
+        if not config.source_id:  # in a namespace: the namespace names the source (cam1, cam2, ...)
+            config = dataclasses.replace(config, source_id=source_id(str(config.input), self.get_namespace()))
+        self.camera = ReconnectingCamera(config, self.get_logger())
         self.source_id = self.camera.source_id
         self.seq = 0
         self.image_pub = self.publisher(Image, p["image_topic"], latest_wins())

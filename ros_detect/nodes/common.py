@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -401,6 +402,21 @@ class StatsPublisher:
         doc = self.current()
         self.pub.publish(String(data=schema.dumps(doc)))
         return doc
+
+
+FAILED_STATS_WAIT_S = 5.0  # longest a sink that cannot start waits for a `stats` subscriber to tell
+
+
+def report_failed_start(node: Node, stats_topic: str) -> None:
+    """A sink that cannot start says so on `stats` too (state `failed`, counter `start_failed`), not only in its
+    log: the MQTT bridge, the web view or a monitor then see it. Bounded waits: it is about to exit."""
+    window = StatsWindow(node.get_fully_qualified_name(), state="failed", counters={"start_failed": 1})
+    pub = create_publisher(node, String, stats_topic, 10)
+    deadline = time.monotonic() + FAILED_STATS_WAIT_S
+    while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pub.publish(string_msg(window.doc()))
+    pub.wait_for_all_acked(Duration(seconds=FINAL_STATS_ACK_S))
 
 
 def string_msg(doc: dict[str, Any]) -> String:

@@ -2,7 +2,11 @@
 
 Thin rclpy wrapper over ros_detect.mqtt.client: callbacks only hand the JSON string to a bounded
 buffer; paho's own thread talks to the broker, so a slow or absent broker never slows the pipeline.
-If the broker is on loopback and nothing listens, ros_detect.mqtt.broker starts one (autostart_broker).
+If the broker is on loopback and nothing listens, ros_detect.mqtt.broker starts one (autostart_broker); a
+broker already listening there (another graph's) is shared, each graph on its own topics
+(`<prefix>/<source_id>/...`). An unreachable broker is retried (state `reconnecting`, results buffered); a
+bridge that cannot start at all (bad TLS files) reports `failed` on `stats` and exits 2, and the launchers
+keep the detection pipeline running without it.
 The bridge's own health (connected, buffered, dropped, ...) goes out on `stats` like every node's.
 `forward` and `detections_max_hz` are live (`ros2 param set /mqtt_bridge forward "[main_person]"`).
 """
@@ -24,7 +28,15 @@ from ros_detect.graph.stats import StatsWindow
 from ros_detect.mqtt.broker import LocalBroker, ensure_local_broker
 from ros_detect.mqtt.client import MqttPublisher
 from ros_detect.mqtt.config import STREAMS, MqttConfig, from_mapping
-from ros_detect.nodes.common import COMMON_PARAMS, NodeScaffold, ParamSpec, log_parameters, reliable, run_node
+from ros_detect.nodes.common import (
+    COMMON_PARAMS,
+    NodeScaffold,
+    ParamSpec,
+    log_parameters,
+    reliable,
+    report_failed_start,
+    run_node,
+)
 from ros_detect.nodes.messages import STREAM_TYPES, to_json
 from ros_detect.schema import stamp_to_ns
 
@@ -96,9 +108,11 @@ class MqttBridgeNode(NodeScaffold, Node):
         self.mqtt = MqttPublisher(self.config, self.get_logger())
         try:
             self.mqtt.start()  # bad TLS files raise here: do not leave a broker behind
-        except Exception:
+        except Exception as exc:
             if self.broker is not None:
                 self.broker.stop()
+            if isinstance(exc, RosDetectError):  # a user error: run_node prints it, exit 2
+                report_failed_start(self, p["stats_topic"])
             raise
 
         self.start_stats(StatsWindow(self.get_fully_qualified_name()))

@@ -32,7 +32,7 @@ from ros_detect.nodes.messages import MainPerson
 NAME = "video_source"
 PARAMS = {
     "input": ("", "video file to publish"),
-    "source_id": ("", "frame_id and MQTT topic level; empty = derived from the input"),
+    "source_id": ("", "frame_id and MQTT topic level; empty = the namespace (cam1), else derived from the input"),
     "aspect": ("pad", f"fit to 427x240: {' | '.join(ASPECT_MODES)}"),
     "start_frame": (0, "first frame index"),
     "stop_frame": (-1, "stop before this frame index; -1 = end of file"),
@@ -73,7 +73,7 @@ class VideoSourceNode(NodeScaffold, Node):
         p = self.setup_parameters()
         if not p["input"]:
             raise InputError("video_source has no input", "set the `input` parameter (launch: input:=/path/video.mp4)")
-        self.source_id = p["source_id"] or source_id(p["input"])
+        self.source_id = p["source_id"] or source_id(p["input"], self.get_namespace())
         # every frame arrives: reliable, and a history that holds every frame in flight
         self.image_pub = self.publisher(Image, p["image_topic"], reliable(max(10, p["max_in_flight"])))
         depth = self.image_pub.qos_profile.depth

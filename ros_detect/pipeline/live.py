@@ -141,7 +141,9 @@ class LivePipeline:
         http_port = int(settings.pop("http_port"))
         self.relay = FoxgloveRelay(RelayConfig(**settings, node="/foxglove_bridge")).start()
         if http_port >= 0:
-            self.page = WebPageServer(settings["host"], http_port, ws_port=self.relay.port)
+            self.page = WebPageServer(
+                settings["host"], http_port, ws_port=self.relay.port, fallback=settings.get("port_fallback", False)
+            )
         self.view_urls = {"ws": self.relay.url, "page": self.page.url if self.page else None}
 
     def banner(self) -> list[str]:

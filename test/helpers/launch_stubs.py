@@ -6,7 +6,9 @@
 
 The stand-ins keep what matters to the checks: the declared arguments with their defaults, the Node
 actions (executable, name, namespace, parameters), ParameterValue(value, value_type), and the
-OnProcessExit handlers, which `exit_of(node, returncode)` calls the way LaunchService does.
+OnProcessExit handlers, which `exit_of(node, returncode)` calls the way LaunchService does, the
+SetEnvironmentVariable actions before the nodes, and what a handler reports to the launch's asyncio loop
+exception handler (`context.asyncio_loop.call_exception_handler`: LaunchService returns 1 at the end).
 `launch_ros_value()` turns a launch argument into the parameter value launch_ros hands to the node
 (launch 3.8.8 `coerce_to_type` with a value_type, launch_ros 0.28.6 `evaluate_parameter_dict` YAML rules
 without one).
@@ -95,10 +97,34 @@ class Shutdown(_Recorded):
     pass
 
 
+class SetEnvironmentVariable(_Recorded):
+    @property
+    def name(self) -> str:
+        return self.args[0]
+
+    @property
+    def value(self) -> str:
+        return self.args[1]
+
+
+class RecordingLoop:
+    """The launch's asyncio loop as an exit handler sees it: LaunchService's exception handler makes the launch
+    return 1 at the end (launch 3.x `run_async`: "return non-0 when there are errors")."""
+
+    def __init__(self) -> None:
+        self.reported: list[dict[str, Any]] = []
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        self.reported.append(context)
+
+
 class LaunchContext:
-    def __init__(self, launch_configurations: dict[str, str], is_shutdown: bool = False) -> None:
+    def __init__(
+        self, launch_configurations: dict[str, str], is_shutdown: bool = False, loop: RecordingLoop | None = None
+    ) -> None:
         self.launch_configurations = launch_configurations
         self.is_shutdown = is_shutdown
+        self.asyncio_loop = loop or RecordingLoop()
 
 
 Context = LaunchContext
@@ -111,6 +137,7 @@ _MODULES: dict[str, dict[str, Any]] = {
         "LogInfo": LogInfo,
         "OpaqueFunction": OpaqueFunction,
         "RegisterEventHandler": RegisterEventHandler,
+        "SetEnvironmentVariable": SetEnvironmentVariable,
     },
     "launch.event_handlers": {"OnProcessExit": OnProcessExit},
     "launch.events": {"Shutdown": Shutdown},
@@ -147,6 +174,15 @@ class Launched:
     exit_handlers: dict[str, Any] = field(default_factory=dict)  # node name -> on_exit(event, context)
     values: dict[str, str] = field(default_factory=dict)
     by_fqn: dict[str, Node] = field(default_factory=dict)  # every node by full name (several cameras: /cam1/...)
+    environment: dict[str, str] = field(default_factory=dict)  # set (SetEnvironmentVariable) before the nodes
+    env_set_before_nodes: bool = True
+    logs: list[str] = field(default_factory=list)  # LogInfo messages of the launch description
+    loop: RecordingLoop = field(default_factory=RecordingLoop)
+
+    @property
+    def return_code(self) -> int:
+        """What `ros2 launch` would return so far: 1 once an error was reported to the loop."""
+        return 1 if self.loop.reported else 0
 
     def effective_parameters(self, node: str) -> dict[str, Any]:
         """What the node ends up with: launch_ros passes each file as --params-file and writes each dict to a
@@ -169,7 +205,7 @@ class Launched:
     def exit_of(self, node: str, returncode: int, shutting_down: bool = False) -> list[Any] | None:
         """What the launch does when `node`'s process exits (raises where ros2 launch would fail)."""
         event = types.SimpleNamespace(returncode=returncode)
-        return self.exit_handlers[node](event, LaunchContext(self.values, shutting_down))
+        return self.exit_handlers[node](event, LaunchContext(self.values, shutting_down, self.loop))
 
 
 def run_launch_file(path: Path, given: dict[str, str]) -> Launched:
@@ -193,6 +229,11 @@ def run_launch_file(path: Path, given: dict[str, str]) -> Launched:
             launched.nodes.setdefault(entity.name, entity)
             namespace = (entity.kw.get("namespace") or "").strip("/")
             launched.by_fqn["/" + "/".join(p for p in (namespace, entity.name) if p)] = entity
+        elif isinstance(entity, SetEnvironmentVariable):
+            launched.environment[entity.name] = entity.value
+            launched.env_set_before_nodes &= not launched.nodes
+        elif isinstance(entity, LogInfo):
+            launched.logs.append(entity.kw["msg"])
         elif isinstance(entity, RegisterEventHandler):
             handler = entity.args[0]
             if isinstance(handler, OnProcessExit):

@@ -6,8 +6,8 @@
 
 `persistence=True` keeps retained messages and persistent sessions across stop/start (SIGTERM writes the
 database), as a production broker would. `users={"name": "password"}` turns on a password file.
-`tls=(ca, cert, key)` serves TLS (see `make_tls_files`). `MqttRecorder` is an independent paho subscriber
-that records what arrives.
+`tls=(ca, cert, key)` serves TLS (see `make_tls_files`). `config` adds mosquitto.conf lines (a bridge
+block). `MqttRecorder` is an independent paho subscriber that records what arrives.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ class Mosquitto:
         persistence: bool = False,
         users: dict[str, str] | None = None,
         tls: tuple[Path, Path, Path] | None = None,
+        config: str = "",
     ):
         self.binary = require_mosquitto()
         self.port = port or free_port()
@@ -61,6 +62,7 @@ class Mosquitto:
             extra += [f"password_file {pw}"]
         if tls:  # (ca, server cert, server key): the one listener speaks TLS only
             extra += [f"cafile {tls[0]}", f"certfile {tls[1]}", f"keyfile {tls[2]}"]
+        extra += config.splitlines()  # more mosquitto.conf lines (a bridge block, say)
         conf = mosquitto_conf(self.port, "127.0.0.1", tuple(extra))
         if users:
             conf = conf.replace("allow_anonymous true", "allow_anonymous false")
