@@ -35,6 +35,7 @@ class SourcesBenchConfig:
     seconds: float = 20.0  # measured time per run (after the warm-up)
     frames: int = 0  # > 0: end a run after this many inferences per source instead (a quick check)
     warmup_frames: int = 3
+    model: str = REFERENCE_MODEL
     precision: str = "fp32"
     proposals: int = 300
     weights: str = "auto"
@@ -123,8 +124,8 @@ def run_sources(detector: Detector, count: int, cfg: SourcesBenchConfig) -> dict
 
 def run(cfg: SourcesBenchConfig) -> dict[str, Any]:
     """Every source count of cfg.counts, one after the other on one model (same machine, same run)."""
-    trained = resolve_weights(cfg.weights, weights_enum_class(REFERENCE_MODEL)).trained
-    spec = ModelSpec(weights=cfg.weights, proposals=cfg.proposals, force_proposals=not trained)
+    trained = resolve_weights(cfg.weights, weights_enum_class(cfg.model)).trained
+    spec = ModelSpec(name=cfg.model, weights=cfg.weights, proposals=cfg.proposals, force_proposals=not trained)
     detector = Detector(DetectorConfig(model=spec, precision=cfg.precision, threads=cfg.threads))
     freeze_heap()  # as the detector node does
     warm = render_frame(0, OUTPUT_SIZE)

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sources", type=_counts, default=(1, 2, 4), help="source counts to run (default 1,2,4)")
     parser.add_argument("--fps", type=float, default=30.0, help="each source's camera rate (default 30)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per source count (default 20)")
+    parser.add_argument("--model", help="torchvision detector (default: detector.model of config/common.yaml)")
     parser.add_argument("--precision", help="scheme (default: detector.precision of config/common.yaml)")
     parser.add_argument("--proposals", type=int, help="RPN proposals (default: config/common.yaml)")
     parser.add_argument("--weights", default="auto", help="auto | DEFAULT | none | PATH")
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
         counts=args.sources,
         fps=args.fps,
         seconds=args.seconds,
+        model=args.model or str(defaults["model"]),
         precision=args.precision or str(defaults.get("precision", "fp32")),
         proposals=args.proposals or int(defaults.get("proposals", 300)),
         weights=args.weights,
@@ -47,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.smoke:
         cfg = sources.SourcesBenchConfig(
-            counts=args.sources, fps=args.fps, frames=2, warmup_frames=1, precision=args.precision or "fp32",
+            counts=args.sources, fps=args.fps, frames=2, warmup_frames=1, model=args.model or str(defaults["model"]),
+            precision=args.precision or "fp32",
             proposals=args.proposals or 10, weights=args.weights, threads=args.threads, distinct_frames=2,
         )  # fmt: skip
     result = sources.run(cfg)
