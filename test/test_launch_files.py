@@ -64,6 +64,18 @@ def test_launch_files_start_the_planned_nodes(mode: str) -> None:
 
 
 @pytest.mark.unit
+def test_a_misspelled_launch_argument_is_warned_about() -> None:
+    """ros2 launch takes any `name:=value` without a word (an including file's arguments are visible too): a
+    near miss of a declared argument gets a warning naming it, anything else is left alone."""
+    launched = launch("webcam", inptu="http://cam/stream", use_sim_time="false")
+    warnings = [line for line in launched.logs if line.startswith("warning:")]
+    assert warnings == [
+        "warning: launch argument 'inptu' is not one of webcam.launch.py's (ignored): did you mean input:=?"
+    ]
+    assert not [line for line in launch("webcam").logs if line.startswith("warning:")]
+
+
+@pytest.mark.unit
 def test_launch_files_start_one_part_of_a_graph_split_over_hosts() -> None:
     """`nodes:=` / `without:=`: the camera host starts its source, the other host the rest; the source still
     waits for the image consumers the other host runs."""

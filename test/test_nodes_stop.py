@@ -174,3 +174,33 @@ def test_a_crash_leaves_the_python_stack_in_the_log() -> None:
     assert code == -signal.SIGSEGV
     assert "Fatal Python error: Segmentation fault" in node.output, node.output[-2000:]
     assert 'File "' in node.output and "run_node" in node.output, node.output[-3000:]
+
+
+
+def test_one_ctrl_c_delivered_twice_is_one_stop_request() -> None:
+    """A terminal's Ctrl-C reaches every process of the group and ros2 launch forwards its own SIGINT: a node gets
+    two SIGINTs moments apart. That is one request (the clean stop goes on), not the forced exit 130 meant for
+    a stuck stop; a different signal after it (ros2 launch escalating to SIGTERM) still forces the exit."""
+    script = (
+        "import os, signal\n"
+        "from ros_detect.nodes.common import install_stop_handlers\n"
+        "stop = install_stop_handlers()\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"  # the handler runs before os.kill returns to Python code
+        "assert stop.is_set()\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "print('one request', flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "print('not reached', flush=True)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=ros_env())
+    assert proc.stdout.splitlines() == ["one request"], (proc.stdout, proc.stderr[-2000:])
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr[-2000:]
+
+@pytest.mark.unit
+def test_a_repeat_is_the_same_signal_within_the_window() -> None:
+    from ros_detect.nodes.common import REPEAT_WINDOW_S, is_repeat
+
+    assert not is_repeat(None, signal.SIGINT, 10.0)
+    assert is_repeat((signal.SIGINT, 10.0), signal.SIGINT, 10.2)
+    assert not is_repeat((signal.SIGINT, 10.0), signal.SIGINT, 10.0 + REPEAT_WINDOW_S)  # pressed again: force
+    assert not is_repeat((signal.SIGINT, 10.0), signal.SIGTERM, 10.2)  # ros2 launch escalating: force

@@ -428,7 +428,7 @@ class GraphRunner:
                 returncode = node.poll()
             if returncode is None:
                 continue
-            outcome = node_exit_outcome(self.spec.mode, spec.name, returncode, stopping=False)
+            outcome = node_exit_outcome(self.spec.mode, spec.name, returncode, stopping=False, namespace=spec.namespace)
             if outcome.action == "finish":
                 return True
             if outcome.action == "fail":

@@ -13,6 +13,7 @@ detector). A node declares these values as its parameter defaults (`with_deploye
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import logging
 import re
@@ -192,6 +193,23 @@ def launch_arguments(mode: str) -> list[LaunchArgument]:
     return args
 
 
+def misspelled_arguments(mode: str, given: list[str]) -> list[str]:
+    """Warnings for given names that are no launch argument of `mode` but close to one (`inptu:=...`).
+
+    ros2 launch accepts any `name:=value` silently (an including launch file's own arguments are visible
+    too), so only a near miss is reported, and as a warning: the graph would otherwise run with the default.
+    """
+    declared = [a.name for a in launch_arguments(mode)]
+    warnings = []
+    for name in given:
+        close = difflib.get_close_matches(name, declared, n=1, cutoff=0.75) if name not in declared else []
+        if close:
+            warnings.append(
+                f"launch argument {name!r} is not one of {mode}.launch.py's (ignored): did you mean {close[0]}:=?"
+            )
+    return warnings
+
+
 def parse_bool(name: str, text: str) -> bool:
     """A boolean launch argument, accepted like launch's IfCondition does (true/false/1/0)."""
     lowered = text.strip().lower()
@@ -369,7 +387,9 @@ class ExitOutcome:
     message: str = ""
 
 
-def node_exit_outcome(mode: str, node: str, returncode: int | None, stopping: bool) -> ExitOutcome:
+def node_exit_outcome(
+    mode: str, node: str, returncode: int | None, stopping: bool, namespace: str = ""
+) -> ExitOutcome:
     """What a node process exiting means for the whole graph, in both launchers.
 
     A node exits 0 only when it is done (the video source: every frame processed) or was asked to stop
@@ -377,14 +397,16 @@ def node_exit_outcome(mode: str, node: str, returncode: int | None, stopping: bo
     shuts down with success. Any other exit of a pipeline node (source, detector, main_person: a bad parameter,
     a crash, a kill) ends the graph with an error: the other nodes would otherwise keep running without it.
     A sink (a bridge) that fails ends alone: the pipeline and the other sink keep running, and the launch
-    reports the failure in its exit status when it stops. Exits while stopping are expected.
+    reports the failure in its exit status when it stops. Exits while stopping are expected. `namespace` names
+    which one (several cameras: each has its camera_source).
     """
+    label = fully_qualified(node, namespace) if namespace else node
     if stopping:
         return ExitOutcome("ignore")
     if returncode == 0 and mode == "video" and node == MODES[mode].source:
         return ExitOutcome("finish", f"{node} finished: every frame processed; shutting down")
     if returncode == 0:
-        return ExitOutcome("finish", f"{node} stopped; shutting down")
+        return ExitOutcome("finish", f"{label} stopped; shutting down")
     if returncode is not None and returncode < 0:
         why = f"was killed by signal {-returncode}"
     else:
@@ -392,10 +414,10 @@ def node_exit_outcome(mode: str, node: str, returncode: int | None, stopping: bo
     if node in SINKS:
         return ExitOutcome(
             "sink_failed",
-            f"sink {node} {why}: the detection pipeline keeps running without it, and the launch will end "
+            f"sink {label} {why}: the detection pipeline keeps running without it, and the launch will end "
             "with a non-zero exit status",
         )
-    return ExitOutcome("fail", f"node {node} {why}")
+    return ExitOutcome("fail", f"node {label} {why}")
 
 
 def sink_failure_problem(failed: list[str]) -> tuple[str, str]:

@@ -38,7 +38,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 
 from launch import LaunchContext, LaunchDescription
 from ros_detect.graph.network import discovery_choice
-from ros_detect.graph.plan import launch_arguments, node_exit_outcome, plan_launch
+from ros_detect.graph.plan import launch_arguments, misspelled_arguments, node_exit_outcome, plan_launch
 
 PACKAGE = "ros_detect"
 
@@ -59,6 +59,7 @@ def _graph(context: LaunchContext, mode: str) -> list[Any]:
     # before the nodes: each node process takes the launch's environment as it is when the node starts
     actions: list[Any] = [SetEnvironmentVariable(name, value) for name, value in discovery.env.items()]
     actions.append(LogInfo(msg=discovery.message))
+    actions += [LogInfo(msg=f"warning: {w}") for w in misspelled_arguments(mode, list(context.launch_configurations))]
     for name, namespace, computed in plan.placed():
         given = {
             param: ParameterValue(LaunchConfiguration(arg.name), value_type=arg.value_type)
@@ -78,7 +79,7 @@ def _graph(context: LaunchContext, mode: str) -> list[Any]:
             output="screen",
             emulate_tty=True,
         )
-        on_exit = partial(_on_exit, mode, name)
+        on_exit = partial(_on_exit, mode, name, namespace)
         actions += [node, RegisterEventHandler(OnProcessExit(target_action=node, on_exit=on_exit))]
     return actions
 
@@ -87,8 +88,8 @@ class NodeExitError(RuntimeError):
     """Raised by the exit handler: LaunchService stops everything and `ros2 launch` returns 1."""
 
 
-def _on_exit(mode: str, name: str, event: Any, context: LaunchContext) -> list[Any] | None:
-    outcome = node_exit_outcome(mode, name, event.returncode, stopping=context.is_shutdown)
+def _on_exit(mode: str, name: str, namespace: str, event: Any, context: LaunchContext) -> list[Any] | None:
+    outcome = node_exit_outcome(mode, name, event.returncode, stopping=context.is_shutdown, namespace=namespace)
     if outcome.action == "finish":
         return [LogInfo(msg=outcome.message), EmitEvent(event=Shutdown(reason=outcome.message))]
     if outcome.action == "fail":

@@ -586,16 +586,32 @@ def limit_opencv_threads() -> None:
     cv2.setNumThreads(1)
 
 
+# One Ctrl-C in a terminal reaches every process of its group, and ros2 launch / ros-detect launch then forward
+# their own SIGINT: a node sees the same request twice within moments. Below ros2 launch's SIGTERM escalation (5 s).
+REPEAT_WINDOW_S = 3.0
+
+
+def is_repeat(first: tuple[int, float] | None, signum: int, now: float) -> bool:
+    """The same stop request delivered again (same signal, within REPEAT_WINDOW_S), not a second one."""
+    return first is not None and first[0] == signum and now - first[1] < REPEAT_WINDOW_S
+
+
 def install_stop_handlers(second: Callable[[], None] | None = None) -> threading.Event:
     """SIGINT/SIGTERM set the returned event, STOP_REQUESTED (the spin loop and long waits poll it).
 
-    A second signal means the clean shutdown is stuck: `second()` runs, by default ending the process.
+    A second request (another signal, or the same one after REPEAT_WINDOW_S) means the clean shutdown is stuck:
+    `second()` runs, by default ending the process.
     """
     STOP_REQUESTED.clear()
+    first: list[tuple[int, float]] = []
 
     def on_signal(signum: int, frame: object) -> None:
+        now = time.monotonic()
         if not STOP_REQUESTED.is_set():
+            first[:] = [(signum, now)]
             STOP_REQUESTED.set()
+        elif is_repeat(first[0] if first else None, signum, now):
+            return
         elif second is not None:
             second()
         else:

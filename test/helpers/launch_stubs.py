@@ -215,9 +215,8 @@ def run_launch_file(path: Path, given: dict[str, str]) -> Launched:
     spec.loader.exec_module(module)
     description = module.generate_launch_description()
     arguments = {e.name: e for e in description.entities if isinstance(e, DeclareLaunchArgument)}
-    unknown = set(given) - set(arguments)
-    assert not unknown, f"{path.name} declares no argument {unknown}"
-    values = {name: given.get(name, arg.kw.get("default_value", "")) for name, arg in arguments.items()}
+    # as ros2 launch: any `name:=value` becomes a launch configuration, declared or not
+    values = {name: given.get(name, arg.kw.get("default_value", "")) for name, arg in arguments.items()} | given
     context = LaunchContext(values)
     launched = Launched(arguments, {}, values=values)
     pending = list(description.entities)
