@@ -41,6 +41,7 @@ class PerfConfig:
     threads: int = 0
     webcam_fps: float = 30.0  # a webcam's usual rate; the frame waits ~half a period for the detector
     webcam_seconds: float = 30.0
+    webcam_min_results: int = 10  # the webcam run lasts webcam_seconds and at least this many results
     out_dir: Path = Path("bench_results/pipeline")
 
 

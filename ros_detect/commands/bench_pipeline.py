@@ -50,7 +50,7 @@ def perf_config(args: argparse.Namespace) -> PerfConfig:
         out_dir=args.output,
     )
     if args.smoke:
-        cfg = dataclasses.replace(cfg, frames=6, seed_frames=1, webcam_seconds=8.0)
+        cfg = dataclasses.replace(cfg, frames=6, seed_frames=1, webcam_seconds=8.0, webcam_min_results=3)
     return cfg
 
 
@@ -94,10 +94,10 @@ def graph_webcam(cfg: PerfConfig, trained: bool, work: Path) -> dict[str, Any]:
     out = work / "graph_webcam"
     with MjpegServer(fps=cfg.webcam_fps, video=cfg.input) as camera:
         args = ["webcam", "--source", camera.url, "-o", str(out), "--duration", str(cfg.webcam_seconds)]
-        args += ["--processes", "multi"]
+        args += ["--min-results", str(cfg.webcam_min_results), "--processes", "multi"]
         proc = _launch(
             [*args, "--no-video", "--no-foxglove", "--no-mqtt", *_detector_params(cfg, trained)],
-            timeout_s=cfg.webcam_seconds + 180,
+            timeout_s=cfg.webcam_seconds + 900,  # a safety net: the run ends on its own
         )
         sent = camera.frames_sent
     if proc.returncode not in (0, 130):

@@ -106,6 +106,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--duration", type=float, default=0.0, help="stop this many seconds after the source starts (0 = run to end)"
     )
+    parser.add_argument(
+        "--min-results",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --duration: keep running past it until N main_person results arrived (a model still loading "
+        "on a busy machine does not end a timed run empty)",
+    )
     parser.add_argument("--aspect", choices=ASPECT_MODES, help="fit to 427x240 by padding, cropping or stretching")
     parser.add_argument("--start-frame", type=int, help="video: first frame index")
     parser.add_argument("--stop-frame", type=int, help="video: stop before this frame index")
@@ -322,7 +330,11 @@ class GraphRunner:
                 if self._check_exits():  # the video source is done: every frame processed
                     self._drain()
                     break
-                if deadline is not None and time.monotonic() > deadline:
+                if (
+                    deadline is not None
+                    and time.monotonic() > deadline
+                    and self.outputs.main_person >= self.args.min_results
+                ):
                     self.stop_reason = "complete" if self.spec.mode == "webcam" else "stopped"
                     break
             if stop.is_set() or not ctx.ok():  # Ctrl-C / SIGTERM
