@@ -22,8 +22,11 @@ from typing import Any
 import numpy as np
 
 from ros_detect.bench.metrics import INT8_FEATURE_SQNR_MIN_DB
+from ros_detect.bench.profile import isa_label, profile_backend, profile_table
+from ros_detect.bench.profile import summarise as summarise_profile
 from ros_detect.detection.detector import Detector, DetectorConfig, freeze_heap
 from ros_detect.detection.models import REFERENCE_MODEL, ModelSpec, weights_enum_class
+from ros_detect.detection.preprocess import to_model_input
 from ros_detect.detection.weights import resolve_weights
 from ros_detect.media.sources import VideoSource
 from ros_detect.percentiles import percentiles
@@ -42,6 +45,7 @@ class PerfConfig:
     webcam_fps: float = 30.0  # a webcam's usual rate; the frame waits ~half a period for the detector
     webcam_seconds: float = 30.0
     out_dir: Path = Path("bench_results/pipeline")
+    profile_frames: int = 3  # frames run under the backend's own profiler after the detector-alone run (0: none)
 
 
 def load_frames(path: str, count: int) -> list[np.ndarray]:
@@ -57,8 +61,11 @@ def _spec(cfg: PerfConfig, trained: bool) -> ModelSpec:
     return ModelSpec(weights=cfg.weights, proposals=cfg.proposals, force_proposals=not trained)
 
 
-def detector_alone(cfg: PerfConfig, precision: str, frames: list[np.ndarray], warmup: int = 2) -> dict[str, Any]:
-    """Frames one after the other through Detector.detect (preprocess + inference + postprocess)."""
+def detector_alone(
+    cfg: PerfConfig, precision: str, frames: list[np.ndarray], warmup: int = 2, profile_frames: int = 0
+) -> dict[str, Any]:
+    """Frames one after the other through Detector.detect (preprocess + inference + postprocess); then, when
+    `profile_frames`, that many frames again under the backend's own profiler (grouped by model stage)."""
     trained = weights_are_trained(cfg)
     detector = Detector(DetectorConfig(model=_spec(cfg, trained), precision=precision, threads=cfg.threads))
     freeze_heap()  # as the detector node does
@@ -71,6 +78,11 @@ def detector_alone(cfg: PerfConfig, precision: str, frames: list[np.ndarray], wa
         detector.detect(frame)
         per_frame.append((time.perf_counter() - t) * 1e3)
     wall = time.perf_counter() - t0
+    profile = None
+    if profile_frames:  # after the timed frames, on the backend's separate profiling instance
+        images = [to_model_input(f, detector.backend.input_kind) for f in frames[:profile_frames]]
+        raw = profile_backend(detector.backend, images)
+        profile = summarise_profile(raw) if raw else None
     return {
         "precision": detector.precision,
         "frames": len(frames),
@@ -81,7 +93,15 @@ def detector_alone(cfg: PerfConfig, precision: str, frames: list[np.ndarray], wa
         "proposals": detector.spec.proposals,
         "forced_proposals": detector.spec.force_proposals,
         "load_s": round(detector.load_time_s, 2),
+        "threads": torch_threads(),
+        "profile": profile,
     }
+
+
+def torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
 
 
 def graph_video_figures(summary: dict[str, Any], docs: list[dict[str, Any]], frames_in: int) -> dict[str, Any]:
@@ -159,7 +179,7 @@ def run(cfg: PerfConfig, graph_video: GraphRun, graph_webcam: GraphRun, progress
     )
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         work = Path(tmp)
-        alone = detector_alone(cfg, cfg.precision, frames)
+        alone = detector_alone(cfg, cfg.precision, frames, profile_frames=cfg.profile_frames)
         trained = alone["trained"]
         p50 = alone["latency_ms"]["p50"]
         progress(f"  detector alone: {alone['fps']:.2f} fps (p50 {p50} ms), weights {alone['weights']}")
@@ -242,8 +262,13 @@ def print_checks(report: dict[str, Any], out: Any = print) -> None:
     forced = report["forced_trained_like_proposals"]
     machine = report.get("machine") or {}
     if machine:  # figures from CPUs with different ISAs are never comparable
-        out(f"machine: {machine['cpu']}, {machine['cores']} cores ({', '.join(machine['isa'])})")
+        out(f"machine: {isa_label(machine)}")
     out(f"weights: {report['weights']} | proposals {report['proposals']} (forced trained-like load: {forced})")
     out(f"{'figure':52s} {'value':>10s}  {'target':>8s}  met")
     for row in report["checks"]:
         out(f"{row['figure']:52s} {row['value']:>10}  {row['target']:>8s}  {'yes' if row['met'] else 'NO'}")
+    alone = report["detector_alone"]
+    if alone.get("profile") and machine:
+        out("")
+        for line in profile_table([(alone["precision"], alone["profile"])], machine, alone.get("threads")):
+            out(line)

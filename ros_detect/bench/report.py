@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ros_detect.bench.profile import STAGES, isa_label, profile_table
+
 # (header, width, row key, decimals)
 COLUMNS = [
     ("variant", 20, "variant", 0),
@@ -78,6 +80,7 @@ def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
         "det_map_vs_fp32": (v.get("detection_map_vs_fp32") or {}).get("map"),
         "sqnr_db": (v.get("sqnr_db") or {}).get("all"),
         **{key: v.get(key) for key in SPEEDUP_KEYS},
+        **{f"profile_{stage}_ms": (v.get("profile") or {}).get("stages_ms", {}).get(stage) for stage in STAGES},
         "coco_map_person": (v.get("coco") or {}).get("map_person"),
         "coco_map_all": (v.get("coco") or {}).get("map_all"),
         "schema_valid": v.get("schema_valid"),
@@ -85,9 +88,8 @@ def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_table(report: dict[str, Any], out: Callable[[str], Any] = print) -> None:
-    m = report["machine"]
     out(
-        f"\nmachine: {m['cpu']}, {m['cores']} cores ({', '.join(m['isa'])}); weights: {report['weights']}; "
+        f"\nmachine: {isa_label(report['machine'])}; weights: {report['weights']}; "
         f"{report['frames']} frames; forced trained-like proposals: {report['force_proposals']}"
     )
     if report.get("note"):
@@ -115,6 +117,15 @@ def print_table(report: dict[str, Any], out: Callable[[str], Any] = print) -> No
         "SQNR: FPN features vs fp32; cpu ms: CPU time per frame at all cores, cpu@1: at 1 thread; "
         "x seed / x fp32: p50 speed-up measured in this run."
     )
+    profiled = [(v["name"], v["profile"]) for v in report["variants"] if v.get("profile")]
+    if profiled:
+        out("")
+        for line in profile_table(profiled, report["machine"], report["main_threads"]):
+            out(line)
+        out(
+            "profiled in separate runs after the timed frames; % of the profiled total; 'other': preprocessing, "
+            "layout reorders, graph inputs/outputs"
+        )
 
 
 def write_csv(report: dict[str, Any], path: Path) -> None:
