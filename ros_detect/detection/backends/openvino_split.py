@@ -229,6 +229,7 @@ class SplitBackend:
         timed = dict(self.stage_ms)  # the last timed inference's stages stay what they were
         out = []
         try:
+            self._infer(images[0], front_request, head_request)  # warm-up: a new model's first run sets kernels up
             for image in images:
                 self.stage_ms = {}
                 self._infer(image, front_request, head_request)
