@@ -117,10 +117,10 @@ def profile_table(rows: list[tuple[str, dict[str, Any]]], machine: dict[str, Any
     """Lines of the grouped-profile table: one row per (label, summarise() result), ms and % per stage."""
     head = f"where inference time goes (backend profiler; median ms per frame) on {isa_label(machine)}"
     lines = [head + (f"; {threads} threads" if threads else "")]
-    lines.append(f"{'variant':24} {'profiler':22}" + "".join(f"{s:>14}" for s in STAGES) + f"{'total':>9}")
+    lines.append(f"{'variant':24} {'profiler':26}" + "".join(f"{s:>14}" for s in STAGES) + f"{'total':>9}")
     for label, summary in rows:
         cells = "".join(f"{summary['stages_ms'][s]:8.1f} {100 * (summary['share'][s] or 0):3.0f}% " for s in STAGES)
-        lines.append(f"{label:24} {summary['profiler'][:22]:22}{cells}{summary['total_ms']:9.1f}")
+        lines.append(f"{label:24} {summary['profiler'][:26]:26}{cells}{summary['total_ms']:9.1f}")
     return lines
 
 

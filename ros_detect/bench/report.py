@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ros_detect.bench.profile import STAGES, isa_label, profile_table
+from ros_detect.bench.profile import STAGES, isa_key, isa_label, profile_table
 
 # (header, width, row key, decimals)
 COLUMNS = [
@@ -46,9 +46,11 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
     """One flat record per variant (the CSV row and the table line)."""
+    isa = isa_key(report["machine"])  # every CSV row says which instruction sets its figures come from
     if v.get("status") != "ok" or "latency_ms" not in v:
         return {
             "variant": v["name"],
+            "isa": isa,
             "scheme": v["scheme"],
             "proposals": v["proposals"],
             "status": v.get("status"),
@@ -58,6 +60,7 @@ def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
     agree = v.get("agreement", {})
     return {
         "variant": v["name"],
+        "isa": isa,
         "scheme": v["scheme"],
         "proposals": v["proposals"],
         "status": "ok",
@@ -160,7 +163,7 @@ def write_plot(report: dict[str, Any], path: Path) -> None:
         ax.set_xlabel(f"latency p50, ms/frame ({report['main_threads']} threads, log scale)")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
-    title = f"{report['machine']['cpu']}, {report['machine']['cores']} cores; weights: {report['weights']}"
+    title = f"{isa_label(report['machine'])}; weights: {report['weights']}"
     if report.get("note"):
         title += "\n" + report["note"]
     fig.suptitle(title, fontsize=9)
