@@ -24,6 +24,7 @@ import numpy as np
 from ros_detect.bench.metrics import INT8_FEATURE_SQNR_MIN_DB
 from ros_detect.bench.profile import isa_label, profile_backend, profile_table
 from ros_detect.bench.profile import summarise as summarise_profile
+from ros_detect.detection.backends.export import runtime_threads
 from ros_detect.detection.detector import Detector, DetectorConfig, freeze_heap
 from ros_detect.detection.models import REFERENCE_MODEL, ModelSpec, weights_enum_class
 from ros_detect.detection.preprocess import to_model_input
@@ -93,15 +94,9 @@ def detector_alone(
         "proposals": detector.spec.proposals,
         "forced_proposals": detector.spec.force_proposals,
         "load_s": round(detector.load_time_s, 2),
-        "threads": torch_threads(),
+        "threads": runtime_threads(),  # the intra-op threads the Detector set (torch's and the runtimes')
         "profile": profile,
     }
-
-
-def torch_threads() -> int:
-    import torch
-
-    return int(torch.get_num_threads())
 
 
 def graph_video_figures(summary: dict[str, Any], docs: list[dict[str, Any]], frames_in: int) -> dict[str, Any]:
