@@ -189,7 +189,7 @@ class SplitBackend:
         self.proposal_limit: int | None = None
 
     def _run_front(self, image: Any, request: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        request = request or self.front_request
+        request = self.front_request if request is None else request
         request.infer({INPUT_NAME: export.graph_input(image)})
         proposals = request.get_tensor(PROPOSALS).data.copy()
         return proposals, request.get_tensor(TABLE).data  # table: a view until the next infer
