@@ -11,6 +11,8 @@ from ros_detect.bench.profile import (
     group_by_stage,
     isa_label,
     markdown_table,
+    profile_backend,
+    profile_or_error,
     profile_table,
     split_by_isa,
     stage_of,
@@ -178,3 +180,28 @@ def test_split_by_isa_never_puts_two_isas_in_one_group():
     groups = split_by_isa(reports)
     assert [[r["n"] for r in g] for g in groups.values()] == [[1, 3], [2]]
     assert next(iter(groups)) == "avx2"
+
+
+class _StubBackend:
+    profiler = "stub"
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def profile(self, images):
+        if self.fail:
+            raise RuntimeError("PERF_COUNT unsupported")
+        return [[ProfiledNode("/backbone/body/conv1/Conv", 4.0, "Convolution"), ProfiledNode("roi_align", 1.0)]]
+
+
+def test_profile_backend_records_stages_and_top_nodes_and_a_failure_loses_nothing():
+    raw = profile_backend(_StubBackend(), ["image"])
+    assert raw["profiler"] == "stub" and raw["per_frame_ms"][0]["backbone"] == 4.0
+    assert raw["top_nodes"][0] == {
+        "name": "/backbone/body/conv1/Conv",
+        "kind": "Convolution",
+        "stage": "backbone",
+        "ms": 4.0,
+    }
+    assert profile_backend(object(), ["image"]) is None, "a backend without a profiler hook has no profile"
+    assert profile_or_error(_StubBackend(fail=True), ["image"]) == (None, "RuntimeError: PERF_COUNT unsupported")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ros_detect.bench.metrics import INT8_FEATURE_SQNR_MIN_DB
-from ros_detect.bench.profile import isa_label, profile_backend, profile_table
+from ros_detect.bench.profile import isa_label, profile_or_error, profile_table
 from ros_detect.bench.profile import summarise as summarise_profile
 from ros_detect.detection.backends.export import runtime_threads
 from ros_detect.detection.detector import Detector, DetectorConfig, freeze_heap
@@ -79,10 +79,10 @@ def detector_alone(
         detector.detect(frame)
         per_frame.append((time.perf_counter() - t) * 1e3)
     wall = time.perf_counter() - t0
-    profile = None
+    profile, profile_error = None, None
     if profile_frames:  # after the timed frames, on the backend's separate profiling instance
         images = [to_model_input(f, detector.backend.input_kind) for f in frames[:profile_frames]]
-        raw = profile_backend(detector.backend, images)
+        raw, profile_error = profile_or_error(detector.backend, images)
         profile = summarise_profile(raw) if raw else None
     return {
         "precision": detector.precision,
@@ -96,6 +96,7 @@ def detector_alone(
         "load_s": round(detector.load_time_s, 2),
         "threads": runtime_threads(),  # the intra-op threads the Detector set (torch's and the runtimes')
         "profile": profile,
+        "profile_error": profile_error,
     }
 
 
@@ -263,6 +264,8 @@ def print_checks(report: dict[str, Any], out: Any = print) -> None:
     for row in report["checks"]:
         out(f"{row['figure']:52s} {row['value']:>10}  {row['target']:>8s}  {'yes' if row['met'] else 'NO'}")
     alone = report["detector_alone"]
+    if alone.get("profile_error"):
+        out(f"no profile of the detector ({alone['profile_error']}); the figures above stand")
     if alone.get("profile") and machine:
         out("")
         for line in profile_table([(alone["precision"], alone["profile"])], machine, alone.get("threads")):

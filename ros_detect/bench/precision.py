@@ -357,6 +357,8 @@ def _summarise(report: dict[str, Any], work: Path, cfg: BenchConfig) -> None:
             }
         if main.get("profile"):
             v["profile"] = summarise_profile(main["profile"])
+        if main.get("profile_error"):
+            v["profile_error"] = main["profile_error"]
         v["fps"] = {t: round(1000.0 / float(np.mean(r["latency_ms"])), 3) for t, r in v["runs"].items()}
         v["cpu_ms_by_threads"] = {t: round(float(np.mean(r["cpu_ms"])), 1) for t, r in v["runs"].items()}
         v["peak_rss_mb"] = main["peak_rss_mb"]

@@ -79,6 +79,14 @@ def profile_backend(backend: Any, images: list[Any]) -> dict[str, Any] | None:
     }
 
 
+def profile_or_error(backend: Any, images: list[Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """profile_backend(), or the reason it failed: a profiler failure must not lose the figures timed before it."""
+    try:
+        return profile_backend(backend, images), None
+    except Exception as exc:  # recorded next to the timed figures, which stand without the profile
+        return None, f"{type(exc).__name__}: {exc}"[:300]
+
+
 def summarise(profile: dict[str, Any]) -> dict[str, Any]:
     """Median ms per stage over the profiled frames, each stage's share of their sum, and the total."""
     frames = profile["per_frame_ms"]

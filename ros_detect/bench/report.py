@@ -129,6 +129,9 @@ def print_table(report: dict[str, Any], out: Callable[[str], Any] = print) -> No
             "profiled in separate runs after the timed frames; % of the profiled total; 'other': preprocessing, "
             "layout reorders, graph inputs/outputs"
         )
+    for v in report["variants"]:
+        if v.get("profile_error"):
+            out(f"{v['name']}: no profile ({v['profile_error']}); its timed figures above stand")
 
 
 def write_csv(report: dict[str, Any], path: Path) -> None:
