@@ -33,12 +33,15 @@ NAMES = {
         "/detector/backbone/body/layer1/layer1.0/relu_2/Relu/fq_output_0",
         "backbone.body.layer4.0.downsample.0",  # torch module
         "backbone",  # int8-static's FX graph module: its own (quantise/dequantise) time
+        "/backbone/body/layer3/layer3.0/conv1/Conv/WithoutBiases",  # legacy graph (OpenVINO)
     ],
     "fpn": [
         "/backbone/fpn/layer_blocks.0/layer_blocks.0.0/Conv/WithoutBiases",
         "/backbone/fpn/Resize_2",
         "/detector/backbone/fpn/extra_blocks/MaxPool",
         "backbone.fpn.inner_blocks.0.0",
+        "fpn_0_original",  # the legacy graph's P2 conv, named after the FPN output it also exports
+        "fpn_0_nchwc",  # the same in ONNX Runtime
     ],
     "rpn": [
         "/rpn/head/conv/conv.0/conv.0.0_1/Conv/WithoutBiases",
@@ -47,6 +50,7 @@ NAMES = {
         "/rpn/Add_2/fq_output_0",  # an OpenVINO fused node under the name of the layer it holds
         "rpn.head.bbox_pred",
         "rpn",
+        "/rpn/head/conv/conv.0/conv.0.1/Relu_output_0_nchwc",  # ONNX Runtime's layout-converted conv
     ],
     "roi_align": [
         "/detector/roi_heads/box_roi_pool/RoiAlign_1",
@@ -54,6 +58,7 @@ NAMES = {
         "/detector/roi_heads/box_roi_pool/NonZero_2",
         "roi_heads.box_roi_pool",
         "roi_align",  # the split pipeline's host stage
+        "/roi_heads/box_roi_pool/ScatterElements_1",  # legacy graph (OpenVINO)
     ],
     "box_head": [
         "/box_head/fc6/MatMul/DequantizationMultiply",  # split head (OpenVINO)
@@ -63,6 +68,8 @@ NAMES = {
         "/detector/roi_heads/box_predictor/bbox_pred/Gemm",
         "roi_heads.box_head.fc7",
         "roi_heads.box_predictor.cls_score",
+        "/roi_heads/box_head/fc6/Gemm",  # legacy graph (OpenVINO)
+        "fused /roi_heads/box_head/fc6/Gemm",  # ONNX Runtime
     ],
     "postprocess": [
         "/detector/roi_heads/NonMaxSuppression",
