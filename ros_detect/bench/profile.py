@@ -1,7 +1,7 @@
 """Where inference time goes, from the backend's own profiler, grouped by model stage.
 
 Every runtime names its nodes after the torchvision module they come from: OpenVINO and ONNX Runtime
-keep the ONNX exporter's scope paths ("/detector/backbone/body/layer1/layer1.0/conv1/Conv"), the eager
+keep the ONNX exporter's scope paths ("/backbone/body/layer1/layer1.0/conv1/Conv"), the eager
 schemes are profiled with one torch.profiler scope per module ("roi_heads.box_roi_pool"), and the split
 pipeline adds the host stages it times itself ("roi_align", "postprocess"). One function, `stage_of`,
 maps all of them to the stages of Faster R-CNN; what matches none (preprocessing, layout reorders,
