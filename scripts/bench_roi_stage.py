@@ -6,6 +6,7 @@ every smaller one: see SplitBackend.proposal_limit). Random-init weights with fo
 fidelity figure, never an accuracy one.
 
     PYTHONPATH=. python scripts/bench_roi_stage.py --out bench_results/roi_stage/roi_stage.json
+    PYTHONPATH=. python scripts/bench_roi_stage.py --summarise bench_results/roi_stage/*.json   # tables, one per ISA
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ros_detect.bench.metrics import feature_sqnr
 from ros_detect.bench.precision import machine_info
+from ros_detect.bench.profile import isa_label, profile_backend, profile_table, split_by_isa, summarise
 from ros_detect.detection.backends.calibration import synthetic_frames
 from ros_detect.detection.backends.registry import backend_features
 from ros_detect.detection.detector import Detector, DetectorConfig
@@ -51,14 +54,43 @@ def timed(backend: Any, image: np.ndarray) -> tuple[float, float]:
     return (time.perf_counter() - wall) * 1e3, (time.process_time() - cpu) * 1e3
 
 
+def print_tables(reports: list[tuple[str, dict[str, Any]]]) -> None:
+    """One table per CPU ISA (figures from different instruction sets are never put side by side)."""
+    by_isa = split_by_isa([{**report, "file": name} for name, report in reports])
+    for group in by_isa.values():
+        machine = group[0]["machine"]
+        print(f"\n{isa_label(machine)}")
+        print(f"{'file':24} {'variant':28} {'wall ms':>9} {'cpu ms':>9} {'roi share':>10} {'load 1-min':>11}")
+        for report in group:
+            load = f"{report['load_average_before'][0]:.1f}->{report['load_average_after'][0]:.1f}"
+            for name, r in report["results"].items():
+                share = r.get("roi_align_cpu_share", "")
+                print(
+                    f"{report['file'][:24]:24} {name:28} {r['wall_ms_median']:9.1f} {r['cpu_ms_median']:9.1f} "
+                    f"{share:>10} {load:>11}"
+                )
+        for report in group:
+            if report.get("profile"):
+                print("")
+                for line in profile_table(list(report["profile"].items()), machine, report.get("threads")):
+                    print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path)
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--proposals", type=int, default=300)
     parser.add_argument("--curve", type=int, nargs="*", default=[100, 200, 300, 1000])
+    parser.add_argument("--profile-frames", type=int, default=2, help="frames under OpenVINO's PERF_COUNT per variant")
+    parser.add_argument("--summarise", type=Path, nargs="+", help="print the tables of saved result files instead")
     args = parser.parse_args()
+    if args.summarise:
+        print_tables([(path.name, json.loads(path.read_text())) for path in args.summarise])
+        return
+    if args.out is None:
+        parser.error("--out is required (or --summarise FILE...)")
 
     load_before = os.getloadavg()
     frames = synthetic_frames(args.frames)
@@ -95,6 +127,13 @@ def main() -> None:
                 if limit is not None:
                     stages[name].append(dict(backend.stage_ms))
     load_after = os.getloadavg()
+    # the backends' own profiles, after the timed rounds (separate PERF_COUNT-compiled copies)
+    split.backend.proposal_limit = args.proposals
+    profiles = {
+        name: summarise(profile_backend(backend, images[: args.profile_frames]))
+        for name, backend in (("openvino-int8-legacy", legacy.backend), (main_name(args), split.backend))
+        if args.profile_frames
+    }
 
     def median_stages(rows: list[dict[str, float]]) -> dict[str, float]:
         return {k: round(statistics.median(r[k] for r in rows), 2) for k in rows[0]} if rows else {}
@@ -112,7 +151,7 @@ def main() -> None:
         if st:
             total_cpu = sum(v for k, v in st.items() if k.endswith("_cpu"))
             r["roi_align_cpu_share"] = round(st["roi_align_cpu"] / total_cpu, 3)
-    main_name = f"openvino-int8@{args.proposals}"
+    deployed = main_name(args)
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine_info(),
@@ -123,10 +162,8 @@ def main() -> None:
         "rounds": args.rounds,
         "builds": builds,
         "results": results,
-        "ratio_cpu": round(results["openvino-int8-legacy"]["cpu_ms_median"] / results[main_name]["cpu_ms_median"], 2),
-        "ratio_wall": round(
-            results["openvino-int8-legacy"]["wall_ms_median"] / results[main_name]["wall_ms_median"], 2
-        ),
+        "ratio_cpu": round(results["openvino-int8-legacy"]["cpu_ms_median"] / results[deployed]["cpu_ms_median"], 2),
+        "ratio_wall": round(results["openvino-int8-legacy"]["wall_ms_median"] / results[deployed]["wall_ms_median"], 2),
         "fc6": {
             "openvino-int8": fc6_kernels(
                 split.backend.cache_entry.path / "head.xml",
@@ -135,15 +172,17 @@ def main() -> None:
             "openvino-int8-legacy": fc6_kernels(legacy.backend.cache_entry.path / "model.xml", {"image": images[0]}),
         },
         "fpn_sqnr_db_vs_fp32": {k: round(v.get("all", float("nan")), 1) for k, v in sqnr.items()},
+        "threads": torch.get_num_threads(),
+        "profile": profiles,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     print(json.dumps({k: report[k] for k in ("ratio_cpu", "ratio_wall", "fpn_sqnr_db_vs_fp32", "fc6")}, indent=1))
-    isa = ", ".join(report["machine"]["isa"])
-    print(f"\n{report['machine']['cpu']} ({isa}); load {load_before[0]:.1f} -> {load_after[0]:.1f}")
-    print(f"{'variant':28} {'wall ms':>9} {'cpu ms':>9} {'roi share':>10}")
-    for name, r in results.items():
-        print(f"{name:28} {r['wall_ms_median']:9.1f} {r['cpu_ms_median']:9.1f} {r.get('roi_align_cpu_share', ''):>10}")
+    print_tables([(args.out.name, report)])
+
+
+def main_name(args: argparse.Namespace) -> str:
+    return f"openvino-int8@{args.proposals}"
 
 
 if __name__ == "__main__":

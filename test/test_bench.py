@@ -24,6 +24,7 @@ from ros_detect.bench.metrics import (
     sqnr_db,
 )
 from ros_detect.bench.precision import resummarise
+from ros_detect.bench.profile import STAGES
 from ros_detect.schema import Detection
 
 
@@ -35,7 +36,7 @@ def test_bench_smoke_writes_table_json_csv_plot(tmp_path):
         capture_output=True,
         text=True,
         env=env,
-        timeout=420,
+        timeout=900,  # a bound, not a wait: the loaded 2-core machine has taken 7 min
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "forced trained-like proposal load: True" in proc.stdout and "proposals 100" in proc.stdout
@@ -49,12 +50,22 @@ def test_bench_smoke_writes_table_json_csv_plot(tmp_path):
         assert v["latency_ms"]["p50"] > 0 and v["peak_rss_mb"] > 100 and v["size_mb"] > 10
         assert v["load"]["cached_load_s"] > 0
         assert len(v["agreement"]["per_frame_iou"]) == report["frames"] == 2
+    # the backend's own profile (torch.profiler module scopes for these eager schemes), grouped by stage
+    for v in by_name.values():
+        profile = v["profile"]
+        assert profile["profiler"] == "torch.profiler modules" and profile["frames"] == 1
+        assert set(profile["stages_ms"]) == set(STAGES) and profile["total_ms"] > 0
+        for stage in ("backbone", "fpn", "rpn", "roi_align", "box_head", "postprocess"):
+            assert profile["stages_ms"][stage] > 0, (v["name"], stage, profile["stages_ms"])
+        assert profile["top_nodes"] and all(n["stage"] in STAGES for n in profile["top_nodes"])
+    assert "where inference time goes" in proc.stdout and "ISA " in proc.stdout
     fp32 = by_name["fp32"]
     assert fp32["speedup_vs_fp32"] == 1.0 and fp32["detection_map_vs_fp32"]["map"] == pytest.approx(1.0)
     assert fp32["agreement"]["match_fraction"] == 1.0
     assert by_name["int8-dynamic"]["load"]["cache_hit_at_start"] is False  # cold build measured in this run
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert [r["variant"] for r in rows] == ["fp32", "int8-dynamic"]
+    assert float(rows[0]["profile_roi_align_ms"]) > 0
     png = (out / "latency_vs_agreement.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     again = resummarise(out, progress=lambda _line: None)  # summaries are reproducible from the raw runs

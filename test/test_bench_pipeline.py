@@ -51,6 +51,10 @@ def test_bench_pipeline_smoke(tmp_path, clip_path):
     assert report["graph_webcam"]["capture_to_main_person_ms"]["p50"] > 0
     assert report["seed"]["fps"] > 0 and report["detector_alone"]["fps"] > 0
     assert "NOT A REAL RESULT" in report["weights"]
+    # the detector's own profile (one frame in smoke mode), grouped by model stage, printed with the ISA
+    profile = report["detector_alone"]["profile"]
+    assert profile["frames"] == 1 and profile["stages_ms"]["backbone"] > 0 and profile["stages_ms"]["roi_align"] > 0
+    assert "where inference time goes" in proc.stdout and "ISA " in proc.stdout
     for name in (
         "video graph fps (all frames, process per node)",
         "graph fps / seed fps",

@@ -22,8 +22,12 @@ from typing import Any
 import numpy as np
 
 from ros_detect.bench.metrics import INT8_FEATURE_SQNR_MIN_DB
+from ros_detect.bench.profile import isa_label, profile_or_error, profile_table
+from ros_detect.bench.profile import summarise as summarise_profile
+from ros_detect.detection.backends.export import runtime_threads
 from ros_detect.detection.detector import Detector, DetectorConfig, freeze_heap
 from ros_detect.detection.models import REFERENCE_MODEL, ModelSpec, weights_enum_class
+from ros_detect.detection.preprocess import to_model_input
 from ros_detect.detection.weights import resolve_weights
 from ros_detect.media.sources import VideoSource
 from ros_detect.percentiles import percentiles
@@ -43,6 +47,7 @@ class PerfConfig:
     webcam_seconds: float = 30.0
     webcam_min_results: int = 10  # the webcam run lasts webcam_seconds and at least this many results
     out_dir: Path = Path("bench_results/pipeline")
+    profile_frames: int = 3  # frames run under the backend's own profiler after the detector-alone run (0: none)
 
 
 def load_frames(path: str, count: int) -> list[np.ndarray]:
@@ -58,8 +63,11 @@ def _spec(cfg: PerfConfig, trained: bool) -> ModelSpec:
     return ModelSpec(weights=cfg.weights, proposals=cfg.proposals, force_proposals=not trained)
 
 
-def detector_alone(cfg: PerfConfig, precision: str, frames: list[np.ndarray], warmup: int = 2) -> dict[str, Any]:
-    """Frames one after the other through Detector.detect (preprocess + inference + postprocess)."""
+def detector_alone(
+    cfg: PerfConfig, precision: str, frames: list[np.ndarray], warmup: int = 2, profile_frames: int = 0
+) -> dict[str, Any]:
+    """Frames one after the other through Detector.detect (preprocess + inference + postprocess); then, when
+    `profile_frames`, that many frames again under the backend's own profiler (grouped by model stage)."""
     trained = weights_are_trained(cfg)
     detector = Detector(DetectorConfig(model=_spec(cfg, trained), precision=precision, threads=cfg.threads))
     freeze_heap()  # as the detector node does
@@ -72,6 +80,11 @@ def detector_alone(cfg: PerfConfig, precision: str, frames: list[np.ndarray], wa
         detector.detect(frame)
         per_frame.append((time.perf_counter() - t) * 1e3)
     wall = time.perf_counter() - t0
+    profile, profile_error = None, None
+    if profile_frames:  # after the timed frames, on the backend's separate profiling instance
+        images = [to_model_input(f, detector.backend.input_kind) for f in frames[:profile_frames]]
+        raw, profile_error = profile_or_error(detector.backend, images)
+        profile = summarise_profile(raw) if raw else None
     return {
         "precision": detector.precision,
         "frames": len(frames),
@@ -82,6 +95,9 @@ def detector_alone(cfg: PerfConfig, precision: str, frames: list[np.ndarray], wa
         "proposals": detector.spec.proposals,
         "forced_proposals": detector.spec.force_proposals,
         "load_s": round(detector.load_time_s, 2),
+        "threads": runtime_threads(),  # the intra-op threads the Detector set (torch's and the runtimes')
+        "profile": profile,
+        "profile_error": profile_error,
     }
 
 
@@ -160,7 +176,7 @@ def run(cfg: PerfConfig, graph_video: GraphRun, graph_webcam: GraphRun, progress
     )
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         work = Path(tmp)
-        alone = detector_alone(cfg, cfg.precision, frames)
+        alone = detector_alone(cfg, cfg.precision, frames, profile_frames=cfg.profile_frames)
         trained = alone["trained"]
         p50 = alone["latency_ms"]["p50"]
         progress(f"  detector alone: {alone['fps']:.2f} fps (p50 {p50} ms), weights {alone['weights']}")
@@ -243,8 +259,15 @@ def print_checks(report: dict[str, Any], out: Any = print) -> None:
     forced = report["forced_trained_like_proposals"]
     machine = report.get("machine") or {}
     if machine:  # figures from CPUs with different ISAs are never comparable
-        out(f"machine: {machine['cpu']}, {machine['cores']} cores ({', '.join(machine['isa'])})")
+        out(f"machine: {isa_label(machine)}")
     out(f"weights: {report['weights']} | proposals {report['proposals']} (forced trained-like load: {forced})")
     out(f"{'figure':52s} {'value':>10s}  {'target':>8s}  met")
     for row in report["checks"]:
         out(f"{row['figure']:52s} {row['value']:>10}  {row['target']:>8s}  {'yes' if row['met'] else 'NO'}")
+    alone = report["detector_alone"]
+    if alone.get("profile_error"):
+        out(f"no profile of the detector ({alone['profile_error']}); the figures above stand")
+    if alone.get("profile") and machine:
+        out("")
+        for line in profile_table([(alone["precision"], alone["profile"])], machine, alone.get("threads")):
+            out(line)

@@ -30,6 +30,7 @@ from ros_detect.bench.metrics import (
     percentile_summary,
     proxy_person_class,
 )
+from ros_detect.bench.profile import summarise as summarise_profile
 from ros_detect.bench.report import print_table, write_csv, write_plot
 from ros_detect.detection.backends.calibration import frames_from_video, synthetic_frames
 from ros_detect.detection.backends.registry import SCHEMES
@@ -68,6 +69,7 @@ class BenchConfig:
     coco_limit: int = 0
     job_timeout_s: float = 3600.0
     smoke: bool = False
+    profile_frames: int = 2  # frames run again under the backend's own profiler after the timed ones (0: none)
 
 
 @dataclass
@@ -92,6 +94,7 @@ def smoke_config(output_dir: Path, schemes: list[str] | None = None) -> BenchCon
         weights="none",
         smoke=True,
         job_timeout_s=600,
+        profile_frames=1,
     )
 
 
@@ -290,6 +293,7 @@ def run_bench(cfg: BenchConfig, progress: Any = print) -> dict[str, Any]:
                 "threads": t,
                 "n_frames": n,
                 "feature_frames": cfg.feature_frames if t == main_threads else 0,
+                "profile_frames": cfg.profile_frames if t == main_threads else 0,
                 "result": str(work / f"{tag}.json"),
                 "outputs": str(work / f"{tag}.npz"),
             }
@@ -351,6 +355,10 @@ def _summarise(report: dict[str, Any], work: Path, cfg: BenchConfig) -> None:
             v["substages_ms"] = {
                 k: percentile_summary([s.get(k, 0.0) for s in main["substages_ms"]]) for k in main["substages_ms"][0]
             }
+        if main.get("profile"):
+            v["profile"] = summarise_profile(main["profile"])
+        if main.get("profile_error"):
+            v["profile_error"] = main["profile_error"]
         v["fps"] = {t: round(1000.0 / float(np.mean(r["latency_ms"])), 3) for t, r in v["runs"].items()}
         v["cpu_ms_by_threads"] = {t: round(float(np.mean(r["cpu_ms"])), 1) for t, r in v["runs"].items()}
         v["peak_rss_mb"] = main["peak_rss_mb"]

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ros_detect.bench.profile import STAGES, isa_key, isa_label, profile_table
+
 # (header, width, row key, decimals)
 COLUMNS = [
     ("variant", 20, "variant", 0),
@@ -44,9 +46,11 @@ def _fmt(value: Any, digits: int = 1) -> str:
 
 def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
     """One flat record per variant (the CSV row and the table line)."""
+    isa = isa_key(report["machine"])  # every CSV row says which instruction sets its figures come from
     if v.get("status") != "ok" or "latency_ms" not in v:
         return {
             "variant": v["name"],
+            "isa": isa,
             "scheme": v["scheme"],
             "proposals": v["proposals"],
             "status": v.get("status"),
@@ -56,6 +60,7 @@ def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
     agree = v.get("agreement", {})
     return {
         "variant": v["name"],
+        "isa": isa,
         "scheme": v["scheme"],
         "proposals": v["proposals"],
         "status": "ok",
@@ -78,6 +83,7 @@ def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
         "det_map_vs_fp32": (v.get("detection_map_vs_fp32") or {}).get("map"),
         "sqnr_db": (v.get("sqnr_db") or {}).get("all"),
         **{key: v.get(key) for key in SPEEDUP_KEYS},
+        **{f"profile_{stage}_ms": (v.get("profile") or {}).get("stages_ms", {}).get(stage) for stage in STAGES},
         "coco_map_person": (v.get("coco") or {}).get("map_person"),
         "coco_map_all": (v.get("coco") or {}).get("map_all"),
         "schema_valid": v.get("schema_valid"),
@@ -85,9 +91,8 @@ def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_table(report: dict[str, Any], out: Callable[[str], Any] = print) -> None:
-    m = report["machine"]
     out(
-        f"\nmachine: {m['cpu']}, {m['cores']} cores ({', '.join(m['isa'])}); weights: {report['weights']}; "
+        f"\nmachine: {isa_label(report['machine'])}; weights: {report['weights']}; "
         f"{report['frames']} frames; forced trained-like proposals: {report['force_proposals']}"
     )
     if report.get("note"):
@@ -115,6 +120,18 @@ def print_table(report: dict[str, Any], out: Callable[[str], Any] = print) -> No
         "SQNR: FPN features vs fp32; cpu ms: CPU time per frame at all cores, cpu@1: at 1 thread; "
         "x seed / x fp32: p50 speed-up measured in this run."
     )
+    profiled = [(v["name"], v["profile"]) for v in report["variants"] if v.get("profile")]
+    if profiled:
+        out("")
+        for line in profile_table(profiled, report["machine"], report["main_threads"]):
+            out(line)
+        out(
+            "profiled in separate runs after the timed frames; % of the profiled total; 'other': preprocessing, "
+            "layout reorders, graph inputs/outputs"
+        )
+    for v in report["variants"]:
+        if v.get("profile_error"):
+            out(f"{v['name']}: no profile ({v['profile_error']}); its timed figures above stand")
 
 
 def write_csv(report: dict[str, Any], path: Path) -> None:
@@ -149,7 +166,7 @@ def write_plot(report: dict[str, Any], path: Path) -> None:
         ax.set_xlabel(f"latency p50, ms/frame ({report['main_threads']} threads, log scale)")
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
-    title = f"{report['machine']['cpu']}, {report['machine']['cores']} cores; weights: {report['weights']}"
+    title = f"{isa_label(report['machine'])}; weights: {report['weights']}"
     if report.get("note"):
         title += "\n" + report["note"]
     fig.suptitle(title, fontsize=9)

@@ -131,7 +131,14 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         from ros_detect.bench.coco import coco_map
 
         result["coco"] = coco_map(detector, **job["coco"])
+    # peak RSS before the profile: its second, profiling instance of the model is not the scheme's footprint
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if job.get("profile_frames"):  # after every timed frame: the profiler never runs during them
+        from ros_detect.bench.profile import profile_or_error
+        from ros_detect.detection.preprocess import to_model_input
+
+        images = [to_model_input(f, backend.input_kind) for f in frames[: job["profile_frames"]]]
+        result["profile"], result["profile_error"] = profile_or_error(backend, images)
     return result
 
 

@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coco-images", help="COCO-format image directory (mAP with pretrained weights)")
     parser.add_argument("--coco-annotations", help="COCO-format annotation JSON")
     parser.add_argument("--coco-limit", type=int, default=0, help="evaluate only the first N images")
+    parser.add_argument(
+        "--profile-frames",
+        type=int,
+        default=None,
+        help="frames profiled per scheme by the backend's own profiler, grouped by model stage (0: none; default 2)",
+    )
     parser.add_argument("--resummarise", action="store_true", help="redo table/JSON/CSV/PNG from OUTPUT/runs")
 
 
@@ -61,6 +67,7 @@ def config_from_args(args: argparse.Namespace):
         "thread_counts": _ints(args.threads) if args.threads else None,
         "proposal_sweep": _ints(args.proposal_sweep) if args.proposal_sweep is not None else None,
         "sweep_schemes": _names(args.sweep_schemes) if args.sweep_schemes else None,
+        "profile_frames": args.profile_frames,
     }
     for key, value in overrides.items():
         if value is not None:

@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--webcam-fps", type=float, default=PerfConfig.webcam_fps, help="camera rate of the webcam run (default 30)"
     )
     parser.add_argument("--webcam-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--profile-frames",
+        type=int,
+        default=PerfConfig.profile_frames,
+        help="frames profiled by the backend's own profiler, grouped by model stage (0: no profile; default 3)",
+    )
     parser.add_argument("--smoke", action="store_true", help="a few frames: checks it runs, not the figures")
     parser.add_argument("-o", "--output", type=Path, default=Path("bench_results/pipeline"))
 
@@ -48,9 +54,17 @@ def perf_config(args: argparse.Namespace) -> PerfConfig:
         webcam_fps=args.webcam_fps,
         webcam_seconds=args.webcam_seconds,
         out_dir=args.output,
+        profile_frames=args.profile_frames,
     )
     if args.smoke:
-        cfg = dataclasses.replace(cfg, frames=6, seed_frames=1, webcam_seconds=8.0, webcam_min_results=3)
+        cfg = dataclasses.replace(
+            cfg,
+            frames=6,
+            seed_frames=1,
+            webcam_seconds=8.0,
+            webcam_min_results=3,
+            profile_frames=min(1, cfg.profile_frames),
+        )
     return cfg
 
 

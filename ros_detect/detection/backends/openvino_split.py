@@ -30,13 +30,15 @@ import numpy as np
 from ros_detect.detection.backends import export
 from ros_detect.detection.backends.cache import CacheEntry, cached_entry
 from ros_detect.detection.backends.export import INPUT_NAME, INPUT_SHAPE, PADDED
-from ros_detect.detection.backends.registry import FEATURE_PREFIX, BuildContext
+from ros_detect.detection.backends.openvino import compile_cpu, node_times, scoped_names
+from ros_detect.detection.backends.registry import FEATURE_PREFIX, BuildContext, ProfiledNode
 from ros_detect.detection.roi_pool import RoiPooler, fc6_weight_for_rows
 
 FRONT_FILE, HEAD_FILE = "front.xml", "head.xml"
 PROPOSALS, TABLE, ROWS = "proposals", "table", "rows"
 LOGITS, DELTAS = "class_logits", "box_regression"
 HOST_THREADS = 1
+HOST_STAGES = ("roi_align", "postprocess")  # the stages run in torch on the host (named as bench/profile.py's)
 IMAGE_SIZE = (INPUT_SHAPE[1], INPUT_SHAPE[2])  # (240, 427)
 
 
@@ -161,28 +163,18 @@ def _postprocessor(model: Any) -> Any:
     )  # fmt: skip
 
 
-def _compile(core: Any, path: Path, threads: int, precision_hint: str | None) -> Any:
-    config: dict[str, Any] = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1}
-    if threads:
-        config["INFERENCE_NUM_THREADS"] = threads
-    if precision_hint:
-        config["INFERENCE_PRECISION_HINT"] = precision_hint
-    return core.compile_model(core.read_model(str(path)), "CPU", config)
-
-
 class SplitBackend:
     """Front and head in OpenVINO, RoIAlign and postprocess in torch on one thread (see the module doc)."""
 
     input_kind = "array"
     eager_model = None  # no eager torch module: the stages are timed in `stage_ms`
+    profiler = "openvino PERF_COUNT + host"
 
     def __init__(self, cache_entry: CacheEntry, model: Any, threads: int, precision_hint: str | None) -> None:
-        import openvino as ov
-
         self.cache_entry = cache_entry
-        core = ov.Core()
-        self.front = _compile(core, cache_entry.path / FRONT_FILE, threads, precision_hint)
-        self.head = _compile(core, cache_entry.path / HEAD_FILE, threads, precision_hint)
+        self.compile_args = (threads, precision_hint)
+        self.front = compile_cpu(cache_entry.path / FRONT_FILE, *self.compile_args)
+        self.head = compile_cpu(cache_entry.path / HEAD_FILE, *self.compile_args)
         self.front_request = self.front.create_infer_request()
         self.head_request = self.head.create_infer_request()
         self.pooler = pooler_of(model)
@@ -196,16 +188,20 @@ class SplitBackend:
         # a prefix of it (pre-NMS top-k >= 1000 either way), so this equals a model built for N proposals.
         self.proposal_limit: int | None = None
 
-    def _run_front(self, image: Any) -> tuple[np.ndarray, np.ndarray]:
-        self.front_request.infer({INPUT_NAME: export.graph_input(image)})
-        proposals = self.front_request.get_tensor(PROPOSALS).data.copy()
-        return proposals, self.front_request.get_tensor(TABLE).data  # table: a view until the next infer
+    def _run_front(self, image: Any, request: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        request = self.front_request if request is None else request
+        request.infer({INPUT_NAME: export.graph_input(image)})
+        proposals = request.get_tensor(PROPOSALS).data.copy()
+        return proposals, request.get_tensor(TABLE).data  # table: a view until the next infer
 
     def infer(self, image: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._infer(image, self.front_request, self.head_request)
+
+    def _infer(self, image: Any, front_request: Any, head_request: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         import torch
 
         clock = _StageClock()
-        proposals, table = self._run_front(image)
+        proposals, table = self._run_front(image, front_request)
         proposals = proposals[: self.proposal_limit]
         clock.lap("front")
         if proposals.shape[0] == 0:
@@ -214,14 +210,34 @@ class SplitBackend:
         with torch_threads(HOST_THREADS), torch.inference_mode():
             rows = self.pooler.rows(torch.from_numpy(table), boxes)
             clock.lap("roi_align")
-            self.head_request.infer({ROWS: rows.numpy()}, share_inputs=True)
-            logits = torch.from_numpy(self.head_request.get_tensor(LOGITS).data)
-            deltas = torch.from_numpy(self.head_request.get_tensor(DELTAS).data)
+            head_request.infer({ROWS: rows.numpy()}, share_inputs=True)
+            logits = torch.from_numpy(head_request.get_tensor(LOGITS).data)
+            deltas = torch.from_numpy(head_request.get_tensor(DELTAS).data)
             clock.lap("box_head")
             out_boxes, scores, labels = self.postprocessor.postprocess_detections(logits, deltas, [boxes], [IMAGE_SIZE])
             clock.lap("postprocess")
         self.stage_ms = clock.ms
         return out_boxes[0].numpy(), scores[0].numpy(), labels[0].numpy()
+
+    def profile(self, images: list[Any]) -> list[list[ProfiledNode]]:
+        """Per image: the front's and the head's nodes from OpenVINO's PERF_COUNT (second compiled copies
+        with the profiler on) and the host stages as this backend times them (RoIAlign, postprocess)."""
+        front = compile_cpu(self.cache_entry.path / FRONT_FILE, *self.compile_args, perf_count=True)
+        head = compile_cpu(self.cache_entry.path / HEAD_FILE, *self.compile_args, perf_count=True)
+        front_request, head_request = front.create_infer_request(), head.create_infer_request()
+        names = scoped_names(front) | scoped_names(head)
+        timed = dict(self.stage_ms)  # the last timed inference's stages stay what they were
+        out = []
+        try:
+            self._infer(images[0], front_request, head_request)  # warm-up: a new model's first run sets kernels up
+            for image in images:
+                self.stage_ms = {}
+                self._infer(image, front_request, head_request)
+                host = [ProfiledNode(stage, self.stage_ms.get(stage, 0.0), "host torch") for stage in HOST_STAGES]
+                out.append(node_times(front_request, names) + node_times(head_request, names) + host)
+        finally:
+            self.stage_ms = timed
+        return out
 
     def features(self, image: Any) -> dict[str, np.ndarray]:
         """FPN levels CxHxW from the front's table (what inference computes anyway); the max-pooled extra

@@ -18,7 +18,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -29,6 +29,15 @@ if TYPE_CHECKING:
     from ros_detect.detection.backends.cache import CacheEntry
 
 FEATURE_PREFIX = "fpn_"  # features() names each FPN level "fpn_<level>" ("fpn_0" ... "fpn_pool")
+
+
+class ProfiledNode(NamedTuple):
+    """One node of a runtime's own profile of one inference (OpenVINO PERF_COUNT, ONNX Runtime profiling,
+    torch.profiler module scopes, or a host stage a backend times itself)."""
+
+    name: str  # the node or scope name, e.g. "/detector/backbone/body/layer1/layer1.0/conv1/Conv"
+    ms: float  # wall ms of this node alone (nested scopes excluded)
+    kind: str = ""  # what ran: op type / kernel ("Convolution / brgemm_avx512_i8"), when the runtime says
 
 
 @runtime_checkable
@@ -56,6 +65,11 @@ class Backend(Protocol):
     def size_bytes(self) -> int:
         """Bytes of the model as stored: the cached artifact, or the serialised state of an in-memory model."""
         ...
+
+
+# Optional on a Backend (the benchmark checks with getattr): `profiler` names the runtime's profiler and
+# `profile(images) -> list[list[ProfiledNode]]` runs one profiled inference per image (same input kind as
+# infer) on a separate profiling instance, so the timed inference never runs with the profiler on.
 
 
 def backend_features(backend: Backend, frame_bgr: np.ndarray) -> dict[str, np.ndarray] | None:
