@@ -194,6 +194,42 @@ def placement(args: argparse.Namespace, images: list[np.ndarray]) -> dict[str, A
     return result
 
 
+LEGACY_GROUPS = {"roi_align": ("box_roi_pool",), "fc6": ("fc6",)}  # node-name parts; the rest is "other"
+
+
+def legacy_profile(args: argparse.Namespace, images: list[np.ndarray]) -> dict[str, Any]:
+    """The single exported graph's (openvino-int8-legacy) own PERF_COUNT profile: CPU-summed ms per group, median
+    over frames, and the speed-up removing RoIAlign + fc6 entirely would allow (Amdahl's bound for the split)."""
+    legacy_spec = ModelSpec(weights="none", proposals=args.proposals, force_proposals=True, score_threshold=0.05)
+    det = Detector(DetectorConfig(model=legacy_spec, precision="openvino-int8-legacy", device="cpu", warmup=False))
+    compiled = compile_model(str(det.backend.cache_entry.path / "model.xml"), latency_config() | {"PERF_COUNT": True})
+    request = compiled.create_infer_request()
+    request.infer({INPUT_NAME: graph_input(images[0])})  # warm-up
+    per_frame = []
+    kernels: dict[str, set[str]] = {group: set() for group in LEGACY_GROUPS}
+    for image in images:
+        request.infer({INPUT_NAME: graph_input(image)})
+        ms = dict.fromkeys([*LEGACY_GROUPS, "other"], 0.0)
+        for p in request.profiling_info:
+            group = next((g for g, parts in LEGACY_GROUPS.items() if any(x in p.node_name for x in parts)), "other")
+            ms[group] += p.real_time.total_seconds() * 1e3
+            if group != "other" and p.real_time.total_seconds() > 0:
+                kernels[group].add(f"{p.node_type} / {p.exec_type}")
+        per_frame.append(ms)
+    ms = {g: round(statistics.median(f[g] for f in per_frame), 1) for g in per_frame[0]}
+    total = sum(ms.values())
+    share = (ms["roi_align"] + ms["fc6"]) / total
+    result = {
+        "node_ms_median": ms,
+        "roi_align_share": round(ms["roi_align"] / total, 3),
+        "fc6_share": round(ms["fc6"] / total, 3),
+        "max_speedup_removing_both": round(1 / (1 - share), 2),
+        "kernels": {g: sorted(k) for g, k in kernels.items()},
+    }
+    print("legacy profile", result, flush=True)
+    return result
+
+
 def spec(args: argparse.Namespace) -> ModelSpec:
     return ModelSpec(weights="none", proposals=args.model_proposals, force_proposals=True, score_threshold=0.05)
 
@@ -207,13 +243,13 @@ def main() -> None:
     parser.add_argument("--model-proposals", type=int, default=1000, help="the cached model's proposal count")
     parser.add_argument("--front", action="store_true", help="also time the int8 vs fp32 front")
     parser.add_argument("--placement-frames", type=int, default=0, help="also time LATENCY vs THROUGHPUT over N")
+    parser.add_argument("--legacy-profile", action="store_true", help="also profile openvino-int8-legacy's nodes")
+    parser.add_argument("--no-heads", action="store_true", help="skip the head variants")
     args = parser.parse_args()
 
     torch.set_num_threads(2)
     load_before = os.getloadavg()
     images = [bgr_to_array(f) for f in synthetic_frames(args.frames)]
-    det = Detector(DetectorConfig(model=spec(args), precision="openvino-int8", device="cpu", warmup=True))
-    model, _ = build_float_model(spec(args))
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine_info(),
@@ -223,11 +259,17 @@ def main() -> None:
         "frames": args.frames,
         "rounds": args.rounds,
         "load_average_before": load_before,
-        "head": heads(args, det, model, images),
     }
-    if args.front:
-        report["front"] = fronts(args, det, model, images)
-    del det
+    if args.legacy_profile:
+        report["legacy_profile"] = legacy_profile(args, images)
+    if not args.no_heads or args.front:
+        det = Detector(DetectorConfig(model=spec(args), precision="openvino-int8", device="cpu", warmup=True))
+        model, _ = build_float_model(spec(args))
+        if not args.no_heads:
+            report["head"] = heads(args, det, model, images)
+        if args.front:
+            report["front"] = fronts(args, det, model, images)
+        del det
     if args.placement_frames:
         report["placement"] = placement(args, images)
     report["load_average_after"] = os.getloadavg()
@@ -236,7 +278,7 @@ def main() -> None:
     isa = ", ".join(report["machine"]["isa"])
     print(f"\n{report['machine']['cpu']} ({isa}); load {load_before[0]:.1f} -> {report['load_average_after'][0]:.1f}")
     print(f"{'head (' + isa + ')':32} {'wall ms':>9} {'cpu ms':>9}  fc6 kernel")
-    for name, r in report["head"].items():
+    for name, r in report.get("head", {}).items():
         print(f"{name:32} {r['wall_ms_median']:9.1f} {r['cpu_ms_median']:9.1f}  {r['fc6_kernel']}")
 
 

@@ -122,6 +122,7 @@ def main() -> None:
         "frames": args.frames,
         "rounds": args.rounds,
         "builds": builds,
+        "head_variant": split.backend.head_variant,  # int8 | int8-weights | fp32, chosen by the CPU's ISA
         "results": results,
         "ratio_cpu": round(results["openvino-int8-legacy"]["cpu_ms_median"] / results[main_name]["cpu_ms_median"], 2),
         "ratio_wall": round(
@@ -141,6 +142,9 @@ def main() -> None:
     print(json.dumps({k: report[k] for k in ("ratio_cpu", "ratio_wall", "fpn_sqnr_db_vs_fp32", "fc6")}, indent=1))
     isa = ", ".join(report["machine"]["isa"])
     print(f"\n{report['machine']['cpu']} ({isa}); load {load_before[0]:.1f} -> {load_after[0]:.1f}")
+    print(f"openvino-int8 box head: {report['head_variant']}")
+    for name, kernels in report["fc6"].items():
+        print(f"fc6 kernel, {name}: {', '.join(sorted(set(kernels.values())))}")
     print(f"{'variant':28} {'wall ms':>9} {'cpu ms':>9} {'roi share':>10}")
     for name, r in results.items():
         print(f"{name:28} {r['wall_ms_median']:9.1f} {r['cpu_ms_median']:9.1f} {r.get('roi_align_cpu_share', ''):>10}")
