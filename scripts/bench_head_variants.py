@@ -152,46 +152,53 @@ def fronts(args: argparse.Namespace, det: Detector, model: Any, images: list[np.
 
 def placement(args: argparse.Namespace, images: list[np.ndarray]) -> dict[str, Any]:
     """Whole split pipeline over the same frames: LATENCY, one frame at a time (today) vs THROUGHPUT with
-    2 streams and 2 frames in flight (one Python thread per in-flight frame, each with its own requests)."""
+    2 streams and 2 frames in flight (one Python thread per in-flight frame, each with its own requests).
+    The two alternate round by round, so both see the same load."""
     frames = [images[i % len(images)] for i in range(args.placement_frames)]
-    result = {}
-    for mode in ("LATENCY", "THROUGHPUT"):
-        det = Detector(DetectorConfig(model=spec(args), precision="openvino-int8", device="cpu", warmup=True))
-        backend = det.backend
-        backend.proposal_limit = args.proposals
-        workers = [backend]
-        if mode == "THROUGHPUT":
-            config = {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": 2, "INFERENCE_NUM_THREADS": 2}
-            core_front = compile_model(str(backend.cache_entry.path / split.FRONT_FILE), config)
-            core_head = compile_model(str(backend.cache_entry.path / split.HEAD_FILE), config)
-            workers = []
-            for _ in range(2):
-                worker = split.SplitBackend.__new__(split.SplitBackend)
-                worker.__dict__.update(backend.__dict__)
-                worker.front_request = core_front.create_infer_request()
-                worker.head_request = core_head.create_infer_request()
-                worker.infer(images[0])  # warm-up
-                workers.append(worker)
-        cpu, wall = time.process_time(), time.perf_counter()
-        shares = [frames[i :: len(workers)] for i in range(len(workers))]  # frame i goes to worker i % count
-        threads = [
-            threading.Thread(target=lambda w=w, share=share: [w.infer(f) for f in share])
-            for w, share in zip(workers, shares, strict=True)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        result[mode] = {
-            "frames": len(frames),
-            "fps": round(len(frames) / wall, 3),
-            "cpu_ms_per_frame": round(cpu * 1e3 / len(frames), 1),
-            "load_average": os.getloadavg(),
+    det = Detector(DetectorConfig(model=spec(args), precision="openvino-int8", device="cpu", warmup=True))
+    backend = det.backend
+    backend.proposal_limit = args.proposals
+    config = {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": 2, "INFERENCE_NUM_THREADS": 2}
+    front = compile_model(str(backend.cache_entry.path / split.FRONT_FILE), config)
+    head = compile_model(str(backend.cache_entry.path / split.HEAD_FILE), config | head_hint(backend))
+    workers = []
+    for _ in range(2):
+        worker = split.SplitBackend.__new__(split.SplitBackend)
+        worker.__dict__.update(backend.__dict__)
+        worker.front_request, worker.head_request = front.create_infer_request(), head.create_infer_request()
+        worker.infer(images[0])  # warm-up
+        workers.append(worker)
+    modes = {"LATENCY": [backend], "THROUGHPUT": workers}
+    rounds: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
+    for _ in range(args.placement_rounds):
+        for mode, team in modes.items():
+            shares = [frames[i :: len(team)] for i in range(len(team))]  # frame i goes to worker i % count
+            threads = [
+                threading.Thread(target=lambda w=w, share=share: [w.infer(f) for f in share])
+                for w, share in zip(team, shares, strict=True)
+            ]
+            cpu, wall = time.process_time(), time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            row = {"fps": round(len(frames) / wall, 3), "cpu_ms_per_frame": round(cpu * 1e3 / len(frames), 1)}
+            rounds[mode].append(row | {"load_average_1min": round(os.getloadavg()[0], 1)})
+            print(mode, row, flush=True)
+    return {
+        mode: {
+            "frames_per_round": len(frames),
+            "fps_median": statistics.median(r["fps"] for r in rows),
+            "cpu_ms_per_frame_median": statistics.median(r["cpu_ms_per_frame"] for r in rows),
+            "rounds": rows,
         }
-        print(mode, result[mode], flush=True)
-        del det, workers
-    return result
+        for mode, rows in rounds.items()
+    }
+
+
+def head_hint(backend: Any) -> dict[str, str]:
+    return {"INFERENCE_PRECISION_HINT": "f32"} if backend.head_variant == "fp32" else {}
 
 
 LEGACY_GROUPS = {"roi_align": ("box_roi_pool",), "fc6": ("fc6",)}  # node-name parts; the rest is "other"
@@ -243,6 +250,7 @@ def main() -> None:
     parser.add_argument("--model-proposals", type=int, default=1000, help="the cached model's proposal count")
     parser.add_argument("--front", action="store_true", help="also time the int8 vs fp32 front")
     parser.add_argument("--placement-frames", type=int, default=0, help="also time LATENCY vs THROUGHPUT over N")
+    parser.add_argument("--placement-rounds", type=int, default=2, help="alternating LATENCY/THROUGHPUT rounds")
     parser.add_argument("--legacy-profile", action="store_true", help="also profile openvino-int8-legacy's nodes")
     parser.add_argument("--no-heads", action="store_true", help="skip the head variants")
     args = parser.parse_args()
