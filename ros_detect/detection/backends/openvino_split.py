@@ -9,7 +9,8 @@
 Why: in the single exported graph RoIAlign is a per-level ROIAlign + ScatterElementsUpdate chain that
 OpenVINO runs in bf16 on AVX-512 BF16 CPUs (about 60% of the time), and NNCF's activation quantiser lands
 before the ScatterElementsUpdate merge, so fc6 stays float. Split, fc6 is a plain int8 MatMul and the
-RoIAlign costs a few ms. docs/precision.md and docs/benchmarks.md give the figures.
+RoIAlign costs a few ms. Without VNNI an int8 MatMul is slower than f32, so there the head stays f32
+(`head_variant`). docs/precision.md and docs/benchmarks.md give the figures.
 
 Host torch ops run on ONE torch thread, set around those ops only and restored afterwards (torch's count
 stays what the Detector's `threads` option set for everything else): they take a few ms, and an OpenMP
