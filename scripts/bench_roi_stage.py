@@ -60,6 +60,11 @@ def print_tables(reports: list[tuple[str, dict[str, Any]]]) -> None:
     for group in by_isa.values():
         machine = group[0]["machine"]
         print(f"\n{isa_label(machine)}")
+        for report in group:
+            if "head_variant" in report:  # runs before the per-CPU head did not record it
+                print(f"{report['file']}: openvino-int8 box head {report['head_variant']}")
+            for name, kernels in report.get("fc6", {}).items():
+                print(f"{report['file']}: fc6 kernel, {name}: {', '.join(sorted(set(kernels.values())))}")
         print(f"{'file':24} {'variant':28} {'wall ms':>9} {'cpu ms':>9} {'roi share':>10} {'load 1-min':>11}")
         for report in group:
             load = f"{report['load_average_before'][0]:.1f}->{report['load_average_after'][0]:.1f}"
@@ -161,6 +166,7 @@ def main() -> None:
         "frames": args.frames,
         "rounds": args.rounds,
         "builds": builds,
+        "head_variant": split.backend.head_variant,  # int8 | int8-weights | fp32, chosen by the CPU's ISA
         "results": results,
         "ratio_cpu": round(results["openvino-int8-legacy"]["cpu_ms_median"] / results[deployed]["cpu_ms_median"], 2),
         "ratio_wall": round(results["openvino-int8-legacy"]["wall_ms_median"] / results[deployed]["wall_ms_median"], 2),

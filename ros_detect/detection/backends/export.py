@@ -122,14 +122,20 @@ def runtime_threads() -> int:
     return int(torch.get_num_threads())
 
 
-def calibrated_entry(ctx: BuildContext, scheme: str, quantize: Callable[[Path, list[np.ndarray]], None]) -> CacheEntry:
+def calibrated_entry(
+    ctx: BuildContext,
+    scheme: str,
+    quantize: Callable[[Path, list[np.ndarray]], None],
+    meta: dict[str, Any] | None = None,
+) -> CacheEntry:
     """The cache entry of a calibrated scheme: `quantize(tmpdir, inputs)` writes the model into tmpdir from the
-    calibration frames preprocessed exactly as the Detector feeds the graph; one entry per calibration set."""
+    calibration frames preprocessed exactly as the Detector feeds the graph; one entry per calibration set.
+    `meta` adds to what the entry records (e.g. how a part was built)."""
     frames, calibration_id = calibration_set(ctx)
 
     def build(tmp: Path) -> dict[str, Any]:
         quantize(tmp, [bgr_to_array(f) for f in frames])
-        return {"scheme": scheme, "calibration": calibration_id, "calibration_frames": len(frames)}
+        return {"scheme": scheme, "calibration": calibration_id, "calibration_frames": len(frames)} | (meta or {})
 
     return cached_entry(ctx, scheme, build, calibration_id)
 

@@ -9,7 +9,8 @@
 Why: in the single exported graph RoIAlign is a per-level ROIAlign + ScatterElementsUpdate chain that
 OpenVINO runs in bf16 on AVX-512 BF16 CPUs (about 60% of the time), and NNCF's activation quantiser lands
 before the ScatterElementsUpdate merge, so fc6 stays float. Split, fc6 is a plain int8 MatMul and the
-RoIAlign costs a few ms. docs/precision.md and docs/benchmarks.md give the figures.
+RoIAlign costs a few ms. Without VNNI an int8 MatMul is slower than f32, so there the head stays f32
+(`head_variant`). docs/precision.md and docs/benchmarks.md give the figures.
 
 Host torch ops run on ONE torch thread, set around those ops only and restored afterwards (torch's count
 stays what the Detector's `threads` option set for everything else): they take a few ms, and an OpenMP
@@ -32,6 +33,7 @@ from ros_detect.detection.backends.cache import CacheEntry, cached_entry
 from ros_detect.detection.backends.export import INPUT_NAME, INPUT_SHAPE, PADDED
 from ros_detect.detection.backends.openvino import compile_cpu, node_times, scoped_names
 from ros_detect.detection.backends.registry import FEATURE_PREFIX, BuildContext, ProfiledNode
+from ros_detect.detection.cpu_isa import cpu_flags, has_vnni
 from ros_detect.detection.roi_pool import RoiPooler, fc6_weight_for_rows
 
 FRONT_FILE, HEAD_FILE = "front.xml", "head.xml"
@@ -40,6 +42,23 @@ LOGITS, DELTAS = "class_logits", "box_regression"
 HOST_THREADS = 1
 HOST_STAGES = ("roi_align", "postprocess")  # the stages run in torch on the host (named as bench/profile.py's)
 IMAGE_SIZE = (INPUT_SHAPE[1], INPUT_SHAPE[2])  # (240, 427)
+# How the box head is built, by CPU (docs/benchmarks.md "AVX2-only CPUs"): "int8" quantises activations and
+# weights (an int8 GEMM: fast with VNNI); without VNNI OpenVINO's int8 FullyConnected is a slow generic kernel
+# and the f32 head measured fastest, at exact f32 fidelity ("int8-weights", weight-only compression, sits between).
+HEAD_VARIANTS = ("int8", "int8-weights", "fp32")
+
+
+def head_variant(flags: frozenset[str] | set[str]) -> str:
+    """The box head variant for a CPU with these /proc/cpuinfo flags."""
+    return "int8" if has_vnni(flags) else "fp32"
+
+
+def split_cache_scheme(variant: str) -> str:
+    """The cache entry name of the split int8 scheme with this head: one entry per variant, so a cache built on
+    a CPU of one kind is never loaded with the wrong head on another."""
+    if variant not in HEAD_VARIANTS:
+        raise ValueError(f"unknown head variant {variant!r}, expected one of {HEAD_VARIANTS}")
+    return f"openvino-split-int8-head-{variant}"
 
 
 @contextmanager
@@ -170,11 +189,16 @@ class SplitBackend:
     eager_model = None  # no eager torch module: the stages are timed in `stage_ms`
     profiler = "openvino PERF_COUNT + host"
 
-    def __init__(self, cache_entry: CacheEntry, model: Any, threads: int, precision_hint: str | None) -> None:
+    def __init__(
+        self, cache_entry: CacheEntry, model: Any, threads: int, precision_hint: str | None, head_variant: str
+    ) -> None:
         self.cache_entry = cache_entry
-        self.compile_args = (threads, precision_hint)
-        self.front = compile_cpu(cache_entry.path / FRONT_FILE, *self.compile_args)
-        self.head = compile_cpu(cache_entry.path / HEAD_FILE, *self.compile_args)
+        self.head_variant = head_variant  # recorded by the benchmarks next to the figures
+        self.front_args = (threads, precision_hint)
+        # an f32 head computes in f32 even where OpenVINO would pick bf16 by default
+        self.head_args = (threads, "f32" if head_variant == "fp32" else precision_hint)
+        self.front = compile_cpu(cache_entry.path / FRONT_FILE, *self.front_args)
+        self.head = compile_cpu(cache_entry.path / HEAD_FILE, *self.head_args)
         self.front_request = self.front.create_infer_request()
         self.head_request = self.head.create_infer_request()
         self.pooler = pooler_of(model)
@@ -222,8 +246,8 @@ class SplitBackend:
     def profile(self, images: list[Any]) -> list[list[ProfiledNode]]:
         """Per image: the front's and the head's nodes from OpenVINO's PERF_COUNT (second compiled copies
         with the profiler on) and the host stages as this backend times them (RoIAlign, postprocess)."""
-        front = compile_cpu(self.cache_entry.path / FRONT_FILE, *self.compile_args, perf_count=True)
-        head = compile_cpu(self.cache_entry.path / HEAD_FILE, *self.compile_args, perf_count=True)
+        front = compile_cpu(self.cache_entry.path / FRONT_FILE, *self.front_args, perf_count=True)
+        head = compile_cpu(self.cache_entry.path / HEAD_FILE, *self.head_args, perf_count=True)
         front_request, head_request = front.create_infer_request(), head.create_infer_request()
         names = scoped_names(front) | scoped_names(head)
         timed = dict(self.stage_ms)  # the last timed inference's stages stay what they were
@@ -290,11 +314,13 @@ def _head_calibration_rows(front: Any, model: Any, calibration: list[np.ndarray]
     return samples
 
 
-def build_openvino_split_int8(model: Any, spec: Any, ctx: BuildContext) -> SplitBackend:
-    """Both parts quantised by NNCF (the preset of the legacy export); the head calibrated on the int8 front."""
+def build_openvino_split_int8(model: Any, spec: Any, ctx: BuildContext, variant: str | None = None) -> SplitBackend:
+    """The front quantised by NNCF (the preset of the legacy export); the head as `variant` (default: the one
+    this CPU runs fastest, `head_variant`): int8 calibrated on the int8 front, int8 weights only, or f32."""
     import openvino as ov
 
     export.require_exportable(spec, ctx, "openvino-int8")
+    variant = variant or head_variant(cpu_flags())
 
     def quantize(tmp: Path, calibration: list[np.ndarray]) -> None:
         import nncf
@@ -305,12 +331,16 @@ def build_openvino_split_int8(model: Any, spec: Any, ctx: BuildContext) -> Split
 
         front = int8(front_model(model, tmp), calibration)
         ov.save_model(front, str(tmp / FRONT_FILE), compress_to_fp16=False)
-        rows = _head_calibration_rows(front, model, calibration)
-        ov.save_model(int8(head_model(model), rows), str(tmp / HEAD_FILE), compress_to_fp16=False)
+        head = head_model(model)
+        if variant == "int8":
+            head = int8(head, _head_calibration_rows(front, model, calibration))
+        elif variant == "int8-weights":
+            head = nncf.compress_weights(head, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        ov.save_model(head, str(tmp / HEAD_FILE), compress_to_fp16=False)
 
     # a cache name of its own: entries of the single-graph export ("openvino-int8-...") stay the legacy scheme's
-    entry = export.calibrated_entry(ctx, "openvino-split-int8", quantize)
-    return SplitBackend(entry, model, export.runtime_threads(), None)
+    entry = export.calibrated_entry(ctx, split_cache_scheme(variant), quantize, {"head": variant})
+    return SplitBackend(entry, model, export.runtime_threads(), None, variant)
 
 
 def build_openvino_split_fp32(model: Any, spec: Any, ctx: BuildContext) -> SplitBackend:
@@ -324,4 +354,5 @@ def build_openvino_split_fp32(model: Any, spec: Any, ctx: BuildContext) -> Split
         ov.save_model(head_model(model), str(tmp / HEAD_FILE), compress_to_fp16=False)
         return {"scheme": "openvino-fp32-split", "openvino": ov.__version__}
 
-    return SplitBackend(cached_entry(ctx, "openvino-split-fp32", build), model, export.runtime_threads(), "f32")
+    entry = cached_entry(ctx, "openvino-split-fp32", build)
+    return SplitBackend(entry, model, export.runtime_threads(), "f32", "fp32")

@@ -161,8 +161,8 @@ SCHEMES: dict[str, Scheme] = {
         ),
         Scheme(
             "openvino-int8",
-            "OpenVINO int8 (NNCF, calibrated) split pipeline: backbone+FPN+RPN and box head in OpenVINO, "
-            "RoIAlign + final NMS on the host (fixed 427x240)",
+            "OpenVINO int8 (NNCF, calibrated) split pipeline: backbone+FPN+RPN and box head in OpenVINO (head int8 "
+            "with VNNI, f32 on AVX2-only CPUs), RoIAlign + final NMS on the host (fixed 427x240)",
             _builder("openvino_split", "build_openvino_split_int8"),
         ),
         Scheme(
