@@ -34,6 +34,7 @@ from ros_detect.bench.profile import summarise as summarise_profile
 from ros_detect.bench.report import print_table, write_csv, write_plot
 from ros_detect.detection.backends.calibration import frames_from_video, synthetic_frames
 from ros_detect.detection.backends.registry import SCHEMES
+from ros_detect.detection.cpu_isa import cpu_flags
 from ros_detect.errors import ConfigError
 from ros_detect.frame import OUTPUT_SIZE
 from ros_detect.paths import cache_dir
@@ -109,12 +110,8 @@ def machine_info() -> dict[str, Any]:
                 model = line.split(":", 1)[1].strip()
     except (OSError, subprocess.SubprocessError):
         pass
-    flags = ""
-    try:
-        flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags"))
-    except (OSError, StopIteration):
-        pass
-    isa = [f for f in ISA_FLAGS if f" {f}" in flags]
+    flags = cpu_flags()
+    isa = [f for f in ISA_FLAGS if f in flags]
     versions = {}
     for mod in ("torch", "torchvision", "onnxruntime", "openvino", "nncf"):
         try:
