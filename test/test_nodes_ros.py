@@ -74,7 +74,7 @@ def test_nodes_construct_in_process_with_overrides_and_namespace(clip_path: Path
             context=ctx,
         )
         assert src.image_pub.topic_name == "/cam9/frames" and src.expected_frames == 12
-        assert src.source_id == "walk" and not src.done_future.done()
+        assert src.source_id == "cam9" and not src.done_future.done()  # in a namespace: the namespace names the source
         for node in (mp, src):
             close_node(node)
         with pytest.raises(InputError, match="no input"):
