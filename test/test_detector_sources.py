@@ -103,6 +103,6 @@ def test_one_detector_answers_every_source_on_its_own_topics(ctx: SpinningContex
 def test_a_bad_sources_entry_is_a_clear_error(ctx: SpinningContext) -> None:
     from ros_detect.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="empty or repeated") as error:
+    with pytest.raises(ConfigError, match="lists a namespace twice") as error:
         _node(ctx, "detector", "DetectorNode", sources=["cam1", "cam1"], autostart=False, **FAST)
     assert "cam1, cam2" in error.value.fix

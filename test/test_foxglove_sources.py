@@ -23,7 +23,8 @@ from ros_detect.detection.weights import RANDOM_INIT_LABEL
 from ros_detect.errors import ConfigError
 from ros_detect.foxglove.layout import SHIPPED, layout, layout_json
 from ros_detect.foxglove.relay import FoxgloveRelay, RelayConfig
-from ros_detect.foxglove.topics import SourceTopics, check_sources, source_topic
+from ros_detect.foxglove.topics import SourceTopics
+from ros_detect.graph.sources import check_sources, source_topic
 
 SOURCES = ["cam1", "cam2"]
 KINDS = ["image", "annotations", "detections", "main_person", "stats", "bridge_stats"]

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ros_detect.detection.weights import RANDOM_INIT_LABEL
-from ros_detect.foxglove.topics import SourceTopics, check_sources
+from ros_detect.foxglove.topics import SourceTopics
+from ros_detect.graph.sources import check_sources
 
 SHIPPED = {(): "foxglove_layout.json", ("cam1", "cam2"): "foxglove_layout_2cams.json"}  # config/ files it writes
 

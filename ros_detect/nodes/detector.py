@@ -38,6 +38,7 @@ from ros_detect.detection.models import REFERENCE_MODEL, ModelSpec
 from ros_detect.errors import ConfigError, RosDetectError
 from ros_detect.graph.flow import FrameInfoTracker
 from ros_detect.graph.plan import with_deployed_defaults
+from ros_detect.graph.sources import check_sources, source_topic
 from ros_detect.media.sources import Frame
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
@@ -100,22 +101,6 @@ class Lane:
         return source_topic(self.name, base)
 
 
-def source_topic(source: str, base: str) -> str:
-    """A source's relative topic (`cam1/image`); the node's own (`image`) for the single source ''."""
-    return f"{source}/{base}" if source else base
-
-
-def source_names(sources: list[str]) -> list[str]:
-    """The `sources` parameter as namespaces: stripped of slashes, each once; a bad entry is problem + fix."""
-    names = [s.strip().strip("/") for s in sources]
-    if any(not n for n in names) or len(set(names)) != len(names):
-        raise ConfigError(
-            f"detector: sources {sources!r} has an empty or repeated entry",
-            "list each source namespace once, e.g. -p sources:='[cam1, cam2]' (or [] for this node's own topics)",
-        )
-    return names
-
-
 class DetectorNode(NodeScaffold, LifecycleNode):
     """Callbacks only queue; one inference thread works the queue while the node is active.
 
@@ -137,7 +122,7 @@ class DetectorNode(NodeScaffold, LifecycleNode):
         self.multi = bool(p["sources"])
         # one lane per source; the trackers also count frames replaced before they got here (latest wins)
         self.lanes: dict[str, Lane] = {}
-        for name in source_names(p["sources"]) if self.multi else [""]:
+        for name in check_sources(p["sources"]) if self.multi else [""]:
             topic = source_topic(name, p["detections_topic"])
             # managed (lifecycle) publishers: detections go out only while active
             pub = ResultPublisher(self, Detections, topic, reliable(10), p["json_topics"], lifecycle=True)

@@ -25,9 +25,10 @@ from std_msgs.msg import String
 from ros_detect.errors import RosDetectError
 from ros_detect.foxglove.channels import check_jpeg_quality
 from ros_detect.foxglove.relay import FoxgloveRelay, RelayConfig
-from ros_detect.foxglove.topics import SourceTopics, check_sources, source_topic
+from ros_detect.foxglove.topics import SourceTopics
 from ros_detect.foxglove.web import WebPageServer
 from ros_detect.graph.plan import with_deployed_defaults
+from ros_detect.graph.sources import check_sources, source_topic
 from ros_detect.nodes.common import (
     COMMON_PARAMS,
     NodeScaffold,
