@@ -49,6 +49,7 @@ def test_bench_smoke_writes_table_json_csv_plot(tmp_path):
         assert v["status"] == "ok" and v["schema_valid"] is True
         assert v["latency_ms"]["p50"] > 0 and v["peak_rss_mb"] > 100 and v["size_mb"] > 10
         assert v["load"]["cached_load_s"] > 0
+        assert "head_variant" in v and v["head_variant"] is None  # only the split openvino-int8 has a box head variant
         assert len(v["agreement"]["per_frame_iou"]) == report["frames"] == 2
     # the backend's own profile (torch.profiler module scopes for these eager schemes), grouped by stage
     for v in by_name.values():
@@ -65,7 +66,7 @@ def test_bench_smoke_writes_table_json_csv_plot(tmp_path):
     assert by_name["int8-dynamic"]["load"]["cache_hit_at_start"] is False  # cold build measured in this run
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert [r["variant"] for r in rows] == ["fp32", "int8-dynamic"]
-    assert float(rows[0]["profile_roi_align_ms"]) > 0
+    assert float(rows[0]["profile_roi_align_ms"]) > 0 and "head_variant" in rows[0]
     png = (out / "latency_vs_agreement.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     again = resummarise(out, progress=lambda _line: None)  # summaries are reproducible from the raw runs

@@ -55,6 +55,9 @@ def test_bench_pipeline_smoke(tmp_path, clip_path):
     profile = report["detector_alone"]["profile"]
     assert profile["frames"] == 1 and profile["stages_ms"]["backbone"] > 0 and profile["stages_ms"]["roi_align"] > 0
     assert "where inference time goes" in proc.stdout and "ISA " in proc.stdout
+    # and where the video graph's CPU goes, per node process
+    assert report["graph_video"]["cpu"]["cpu_ms_per_result"]["detector"] > 0
+    assert "where the video graph's CPU goes" in proc.stdout
     for name in (
         "video graph fps (all frames, process per node)",
         "graph fps / seed fps",

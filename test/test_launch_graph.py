@@ -77,6 +77,11 @@ def test_launch_video_processes_every_frame(launched_video: tuple[Path, Path]) -
         schema.validate(doc)
     assert all(m["latency_ms"]["capture_to_main_person"] >= m["latency_ms"]["capture_to_detection"] for m in mains)
     assert summary["weights_trained"] is False and "NOT" in summary["warning"]
+    # where the graph's CPU went per result, each node process named (the ended video source included)
+    cpu = graph["cpu"]
+    assert 1 <= cpu["results"] <= 11 and cpu["cores_busy"] > 0
+    assert set(cpu["cpu_ms_per_result"]) >= {"launcher", "video_source", "detector", "main_person"}
+    assert all(ms >= 0 for ms in cpu["cpu_ms_per_result"].values()) and cpu["cpu_ms_per_result"]["detector"] > 0
 
 
 def test_launch_video_writes_the_same_files_as_video(launched_video: tuple[Path, Path]) -> None:
@@ -128,6 +133,7 @@ def test_launch_video_one_process(clip_path: Path, tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "summary.json").read_text())
     graph = summary["graph"]
     assert graph["processes"] == "one" and graph["namespace"] == "cam_a"
+    assert graph["cpu"] is None or set(graph["cpu"]["cpu_ms_per_result"]) == {"launcher"}  # one process: all in it
     assert graph["frames_published"] == graph["detections_messages"] == graph["main_person_messages"] == 5
     assert [m["seq"] for m in _lines(tmp_path / "main_person.jsonl")] == list(range(5))
     assert "/cam_a/video_source" in proc.stderr

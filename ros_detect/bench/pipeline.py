@@ -95,6 +95,7 @@ def detector_alone(
         "proposals": detector.spec.proposals,
         "forced_proposals": detector.spec.force_proposals,
         "load_s": round(detector.load_time_s, 2),
+        "head_variant": getattr(detector.backend, "head_variant", None),  # the split's box head, by CPU
         "threads": runtime_threads(),  # the intra-op threads the Detector set (torch's and the runtimes')
         "profile": profile,
         "profile_error": profile_error,
@@ -113,6 +114,8 @@ def graph_video_figures(summary: dict[str, Any], docs: list[dict[str, Any]], fra
         "fps_summary": summary.get("fps"),
         "fps_steady": round(steady, 3) if steady else None,
         "latency_ms": summary.get("latency_ms", {}),
+        # CPU ms per result of each node process: what the detector shares its cores with
+        "cpu": (summary.get("graph") or {}).get("cpu"),
     }
 
 
@@ -261,9 +264,19 @@ def print_checks(report: dict[str, Any], out: Any = print) -> None:
     if machine:  # figures from CPUs with different ISAs are never comparable
         out(f"machine: {isa_label(machine)}")
     out(f"weights: {report['weights']} | proposals {report['proposals']} (forced trained-like load: {forced})")
+    head = report["detector_alone"].get("head_variant")
+    if head:
+        out(f"scheme: {report['detector_alone']['precision']}, box head {head} (chosen by the CPU's ISA)")
     out(f"{'figure':52s} {'value':>10s}  {'target':>8s}  met")
     for row in report["checks"]:
         out(f"{row['figure']:52s} {row['value']:>10}  {row['target']:>8s}  {'yes' if row['met'] else 'NO'}")
+    usage = report["graph_video"].get("cpu")
+    if usage:
+        out("")
+        out(f"where the video graph's CPU goes (ms per result, {usage['results']} results; cores busy "
+            f"{usage['cores_busy']} of {machine.get('cores', '?')})")
+        for name, ms in sorted(usage["cpu_ms_per_result"].items(), key=lambda item: -item[1]):
+            out(f"  {name:24s} {ms:9.1f}  {100 * ms / usage['total_cpu_ms_per_result']:4.0f}%")
     alone = report["detector_alone"]
     if alone.get("profile_error"):
         out(f"no profile of the detector ({alone['profile_error']}); the figures above stand")

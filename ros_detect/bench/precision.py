@@ -359,6 +359,7 @@ def _summarise(report: dict[str, Any], work: Path, cfg: BenchConfig) -> None:
         v["fps"] = {t: round(1000.0 / float(np.mean(r["latency_ms"])), 3) for t, r in v["runs"].items()}
         v["cpu_ms_by_threads"] = {t: round(float(np.mean(r["cpu_ms"])), 1) for t, r in v["runs"].items()}
         v["peak_rss_mb"] = main["peak_rss_mb"]
+        v["head_variant"] = main.get("head_variant")
         v["size_mb"] = round(main["size_bytes"] / 2**20, 1)
         build = v.get("build", {})
         v["load"] = {

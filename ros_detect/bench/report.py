@@ -63,6 +63,7 @@ def row(report: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
         "isa": isa,
         "scheme": v["scheme"],
         "proposals": v["proposals"],
+        "head_variant": v.get("head_variant"),
         "status": "ok",
         "p50_ms": v["latency_ms"]["p50"],
         "p90_ms": v["latency_ms"]["p90"],

@@ -85,6 +85,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         "model_input": [detector.spec.min_size, detector.spec.max_size],
         "weights": detector.weights_label,
         "trained": detector.trained,
+        # the split's box head (int8 with VNNI, fp32 without): figures of two heads are not the same scheme
+        "head_variant": getattr(backend, "head_variant", None),
     }
     if job["mode"] == "build":
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -36,6 +36,7 @@ from typing import Any
 from ros_detect.commands.common import DETECTOR_OPTIONS, add_detector_arguments, param_overrides
 from ros_detect.detection.weights import RANDOM_INIT_LABEL
 from ros_detect.errors import ConfigError, InputError, RosDetectError, print_problem
+from ros_detect.graph import cpu
 from ros_detect.graph.network import NETWORK_CHOICES, discovery_choice
 from ros_detect.graph.params import dump_param_file
 from ros_detect.graph.plan import (
@@ -197,6 +198,8 @@ class GraphRunner:
         # started nodes in graph order: (spec, node object in this process | node process)
         self.running: list[tuple[Any, Any]] = []
         self.failed_sinks: list[str] = []  # sinks that failed while the pipeline ran on
+        self.cpu_start: Any = None  # CPU of every node process once the first result is in (graph/cpu.py)
+        self.cpu_usage: dict[str, Any] | None = None
 
     # -- outputs ------------------------------------------------------------------------------------
     def _make_recorder(self) -> Any:
@@ -284,6 +287,9 @@ class GraphRunner:
                     "frames_dropped": int(src_stats.get("dropped", 0)),
                     "frames_without_image": rec.frames_without_image,
                     "source_stats": src_stats or None,
+                    # CPU ms per result of each node process from the first result on (one process: all in
+                    # "launcher"); with the cores they kept busy
+                    "cpu": self.cpu_usage,
                 }
             },
         )
@@ -327,6 +333,8 @@ class GraphRunner:
             deadline = time.monotonic() + self.args.duration if self.args.duration > 0 else None
             while ctx.ok() and not stop.is_set():
                 executor.spin_once(timeout_sec=0.1)
+                if self.cpu_start is None and self.outputs.main_person > 0:  # start-up and model build left out
+                    self.cpu_start = self._cpu_snapshot()
                 if self._check_exits():  # the video source is done: every frame processed
                     self._drain()
                     break
@@ -348,6 +356,8 @@ class GraphRunner:
         finally:
             t_end = time.perf_counter()
             wall = t_end - t0
+            if self.cpu_start is not None:
+                self.cpu_usage = cpu.per_result(self.cpu_start, self._cpu_snapshot())
             self._stop_graph()
             if self.param_dir is not None:  # never leave a copy of the parameters (passwords) in /tmp
                 shutil.rmtree(self.param_dir, ignore_errors=True)
@@ -372,6 +382,14 @@ class GraphRunner:
 
     def _in_process(self) -> bool:
         return self.args.processes == "one"
+
+    def _cpu_snapshot(self) -> Any:
+        """CPU seconds of each node process (and of this launcher) and the results counted so far."""
+        pids: dict[str, int | None] = {cpu.LAUNCHER: None}
+        if not self._in_process():
+            for spec, proc in self.running:
+                pids[spec.fqn.lstrip("/") if self.spec.sources else spec.name] = proc.pid
+        return cpu.snapshot(pids, self.outputs.main_person, time.perf_counter())
 
     def _detector_node(self) -> Any:
         return next((node for spec, node in self.running if spec.name == "detector" and self._in_process()), None)
