@@ -39,7 +39,7 @@ def start_on_free_port(
             server = start(candidate)
         except PortInUseError:
             continue
-        log.info("%s: port %d is taken (another graph's bridge?): serving on port %d instead", what, port, candidate)
+        log.info("%s: port %d is in use: serving on port %d instead", what, port, candidate)
         return server, port
     raise PortInUseError(
         f"{what}: ports {port}..{min(port + tries, 65536) - 1} are all taken",
