@@ -3,10 +3,10 @@ against the int8 rate the CPU reaches on the model's own layer shapes.
 
 The MACs come from torch's FlopCounterMode on the float model with the deployed proposal count (2 FLOPs =
 1 MAC); the time per stage from the backend's own profile (bench/profile.py), its fastest frame. The peak is
-measured (fastest of repeated runs), not taken
-from a data sheet: OpenVINO int8 (NNCF) on the two shapes that carry most of the work — the 3x3 256->256
-convolution on the P2 level (FPN output and RPN head) and fc6 (RoIs x 12544 -> 1024). The floor of a stage
-is its MACs at that rate; the sum of the floors bounds the frame rate of the whole model on this CPU.
+measured (fastest of repeated runs), not taken from a data sheet: OpenVINO int8 (NNCF) on the two shapes
+that carry most of the work, the 3x3 256->256 convolution on the P2 level (FPN output and RPN head) and fc6
+(RoIs x 12544 -> 1024). The floor of a stage is its MACs at that rate; the sum of the floors bounds the
+frame rate of the whole model on this CPU.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def roofline(macs: dict[str, float], stage_ms: dict[str, float], peak_conv: floa
     for the stages without MACs (RoIAlign, postprocess, other)."""
     stages: dict[str, Any] = {}
     for stage, gmac in macs.items():
-        peak = peak_fc if stage == "box_head" else peak_conv
+        peak = peak_conv if stage in CONV_STAGES else peak_fc
         ms = stage_ms.get(stage, 0.0)
         achieved = gmac / ms * 1e3 if ms > 0 else None
         stages[stage] = {
