@@ -51,6 +51,7 @@ from ros_detect.graph.plan import (
     split_names,
 )
 from ros_detect.media.sources import ASPECT_MODES, VideoSource, source_id
+from ros_detect.schema import stamp_to_ns
 
 log = logging.getLogger(__name__)
 DRAIN_TIMEOUT_S = 10.0  # longest wait for results still on the wire (end of a video, a stop)
@@ -300,7 +301,7 @@ class GraphRunner:
     def run(self) -> int:
         import rclpy
         from rclpy.context import Context
-        from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+        from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
         from rclpy.signals import SignalHandlerOptions
 
         from ros_detect.nodes.common import install_stop_handlers, limit_opencv_threads
@@ -313,7 +314,10 @@ class GraphRunner:
         # no longer be stopped in order, nor the final results and stats taken in
         rclpy.init(context=ctx, signal_handler_options=SignalHandlerOptions.NO)
         stop = install_stop_handlers(second=_raise_keyboard_interrupt)
-        self.executor = executor = MultiThreadedExecutor(num_threads=len(self.spec.nodes) + 2, context=ctx)
+        if self._in_process():  # every node here: a busy callback of one must not hold the others up
+            self.executor = executor = MultiThreadedExecutor(num_threads=len(self.spec.nodes) + 2, context=ctx)
+        else:  # only the result recorder here: one thread costs half the CPU per result (3 vs 6-8 ms measured)
+            self.executor = executor = SingleThreadedExecutor(context=ctx)
         t0 = time.perf_counter()
         summary = None
         failure: RosDetectError | None = None
@@ -531,9 +535,26 @@ class GraphRunner:
         node sends its final stats on the way out.
         """
         for spec, node in self.running:
+            stop_requested_ns = time.time_ns()
             self._stop_node(node)
             if spec.name == "detector" and self.ctx.ok():
+                self._take_detectors_last_results(spec.fqn, stop_requested_ns)
                 self._spin_until(lambda: self.outputs.main_person >= self.outputs.detections)
+
+    def _take_detectors_last_results(self, fqn: str, since_ns: int) -> None:
+        """A detector process that has exited may have results still waiting in this process's queues: take
+        in the final stats it sends on the way out (stamped after the stop request), then as many detections
+        as they count. One source only: several sources' counts include the cameras this launcher does not
+        record."""
+        if self._in_process() or self.spec.sources:
+            return
+
+        def final() -> dict[str, Any] | None:
+            doc = self.outputs.last_stats.get(fqn)
+            return doc if doc is not None and stamp_to_ns(doc["stamp"]) >= since_ns else None
+
+        if self._spin_until(lambda: final() is not None):
+            self._spin_until(lambda: self.outputs.detections >= int(final()["frames"]))
 
     def _stop_node(self, node: Any) -> None:
         from ros_detect.nodes.common import close_node
